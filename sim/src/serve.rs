@@ -1,0 +1,151 @@
+//! `schsm-sim serve`: the device as a card in vsmartcard's vpcd virtual reader.
+//!
+//! vpcd (loaded by pcscd) listens on TCP 35963; we connect to it through the `vpicc` crate and
+//! answer its power and APDU messages. When vpcd goes away (pcscd restarted) we reconnect with
+//! a growing back-off; SIGTERM or SIGINT ends the loop cleanly: a signal thread shuts the socket
+//! down, which makes the blocking read return.
+
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::card::Card;
+use crate::error::SimError;
+
+pub const DEFAULT_VPCD: &str = "127.0.0.1:35963";
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// host:port of vpcd.
+    pub vpcd: String,
+    pub apdu_log: Option<PathBuf>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            vpcd: DEFAULT_VPCD.to_string(),
+            apdu_log: None,
+        }
+    }
+}
+
+/// The card as vpicc sees it. Power off, power on and reset all end the session (logout).
+struct VirtualCard<'a> {
+    card: &'a mut Card,
+    atr: Vec<u8>,
+}
+
+impl vpicc::VSmartCard for VirtualCard<'_> {
+    fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+    fn power_on(&mut self) {
+        log::debug!("power on");
+        self.card.reset();
+    }
+    fn power_off(&mut self) {
+        log::debug!("power off");
+        self.card.reset();
+    }
+    fn reset(&mut self) {
+        log::debug!("reset");
+        self.card.reset();
+    }
+    fn execute(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.card.transmit(apdu)
+    }
+}
+
+/// Serves the device in `dir` until SIGTERM or SIGINT.
+pub fn serve(dir: &Path, opts: &ServeOptions) -> Result<(), SimError> {
+    let mut card = Card::open(dir)?;
+    if let Some(path) = &opts.apdu_log {
+        card.set_apdu_log(path)?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let current: Arc<Mutex<Option<TcpStream>>> = Arc::new(Mutex::new(None));
+    install_signal_thread(stop.clone(), current.clone())?;
+    log::info!("serving {} on vpcd {}", dir.display(), opts.vpcd);
+
+    let mut backoff = FIRST_BACKOFF;
+    let mut announced_wait = false;
+    while !stop.load(Ordering::SeqCst) {
+        let stream = match TcpStream::connect(&opts.vpcd) {
+            Ok(s) => s,
+            Err(e) => {
+                if !announced_wait {
+                    log::warn!("vpcd at {} not reachable ({e}); retrying", opts.vpcd);
+                    announced_wait = true;
+                }
+                sleep_unless_stopped(backoff, &stop);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        backoff = FIRST_BACKOFF;
+        announced_wait = false;
+        if let Ok(clone) = stream.try_clone() {
+            *lock(&current) = Some(clone);
+        }
+        // A signal that came before the clone was registered would otherwise be missed.
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        log::info!("connected to vpcd at {}", opts.vpcd);
+        let mut connection = vpicc::Connection::from(stream);
+        let mut vcard = VirtualCard {
+            atr: card.atr(),
+            card: &mut card,
+        };
+        let end = loop {
+            if let Err(e) = connection.poll(&mut vcard) {
+                break e;
+            }
+        };
+        *lock(&current) = None;
+        card.reset();
+        if !stop.load(Ordering::SeqCst) {
+            log::warn!("vpcd connection lost ({end}); reconnecting");
+        }
+    }
+    log::info!("stopped");
+    Ok(())
+}
+
+fn lock(m: &Mutex<Option<TcpStream>>) -> std::sync::MutexGuard<'_, Option<TcpStream>> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let mut left = total;
+    while !left.is_zero() && !stop.load(Ordering::SeqCst) {
+        let step = left.min(STOP_POLL);
+        std::thread::sleep(step);
+        left -= step;
+    }
+}
+
+fn install_signal_thread(
+    stop: Arc<AtomicBool>,
+    current: Arc<Mutex<Option<TcpStream>>>,
+) -> Result<(), SimError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| SimError::io("signal handler", e))?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            log::info!("signal {sig}: stopping");
+            stop.store(true, Ordering::SeqCst);
+            if let Some(s) = lock(&current).as_ref() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    });
+    Ok(())
+}
