@@ -5,6 +5,7 @@
 //! higher.
 
 pub mod card;
+pub mod config;
 pub mod ffi;
 pub mod token;
 pub mod transport;

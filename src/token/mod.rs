@@ -1,2 +1,116 @@
-//! The PKCS#11 model, card-agnostic in shape: library state, slots, sessions, objects, mechanisms.
-//! Filled in by the PKCS#11 module work; nothing here yet.
+//! The PKCS#11 model, card-agnostic in shape: library state, slots, tokens, sessions, login,
+//! objects and attributes, find, mechanisms and operations. `ffi` calls [`api`]; everything else
+//! here is reached through it.
+//!
+//! # Layout
+//!
+//! | file | what |
+//! |---|---|
+//! | `api.rs` | the face `ffi` calls (one function per C_* function) |
+//! | `error.rs`, `card_error.rs` | `token::Error`; the one mapping `card::Error` → `token::Error` |
+//! | `library.rs`, `logger.rs` | process-global state (C_Initialize/C_Finalize, fork), the logger |
+//! | `slot.rs`, `slots.rs`, `token_info.rs` | slots (readers, simulated devices), presence, token info |
+//! | `token_state.rs` | one inserted card: its `card::Device`, caches, login state |
+//! | `session.rs`, `sessions.rs`, `login.rs`, `admin.rs` | sessions, login/logout, C_InitToken/InitPIN/SetPIN |
+//! | `objects/`, `find.rs` | the object model, the attribute table, loading/building, create/destroy/set, find |
+//! | `mechanisms.rs`, `operations.rs`, `keygen.rs`, `wrap.rs`, `crypto/` | the crypto helper's part |
+//!
+//! # CONTRACT for the cryptographic operations (mechanisms, operations, keygen, wrap, crypto/)
+//!
+//! **Reaching a session and its card.**
+//! [`session::session_ref`]`(handle)` → [`session::SessionRef`] (errors: `NotInitialized`,
+//! `SessionHandleInvalid`, `DeviceRemoved` when the card of that session is gone). A
+//! `SessionRef` holds `Arc`s; keep it for the length of one API call, not longer.
+//! - `s.with_card(CardOp::Sign, |dev: &mut card::Device| -> card::Result<T> { ... })` locks the
+//!   token's card (per-token `Mutex`, other slots and cache-only queries are not blocked), runs the
+//!   closure inside one PC/SC transaction (`Device::transaction`), and maps a `card::Error` with
+//!   the context `CardOp` (see [`card_error::CardOp`] / [`card_error::map_card_error`]; 6A80 in
+//!   `CardOp::Decrypt` → `EncryptedDataInvalid`, 6982 → `UserNotLoggedIn`, ...). A removed card
+//!   marks the token gone (`DeviceRemoved`). Keep the closure to one APDU sequence. Do not call
+//!   `with_card` again from inside the closure (the lock is not re-entrant); do not call
+//!   `SessionRef::key` or any other `SessionRef` method from inside it either.
+//! - `s.login_state()` → [`token_state::LoginState`] (`Public`, `User`, `So`), token-wide;
+//!   `s.require_user()` → `Err(UserNotLoggedIn)` unless the user is logged in;
+//!   `s.require_rw()` → `Err(SessionReadOnly)` for a read-only session.
+//! - `s.profile()` (the card's `FirmwareProfile`, a clone), `s.serial()` (token serial, for
+//!   the CHR of key generation requests), `s.slot_id()`, `s.handle()`, `s.config()`
+//!   (`crate::config::Config`: DKEK share files / passwords for the #168 shim, `dkek_shares`).
+//!
+//! **The active operation of a session.** One slot per [`api::Operation`], holding whatever
+//! the crypto helper wants (`Box<dyn Any + Send>`, downcast it):
+//! `s.with_operations(|ops: &mut HashMap<Operation, Box<dyn Any + Send>>| ...)`.
+//! It is a per-session `Mutex`; calling `with_card` inside it is allowed (lock order
+//! operations → card), the other way round is not. Closing the session drops the states.
+//!
+//! **Keys behind handles.** `s.key(handle)` → [`objects::KeyInfo`] (error `KeyHandleInvalid`
+//! when the handle is no key or is not visible; remap it to `WrappingKeyHandleInvalid` etc.
+//! as needed). It loads the public part (CExx) if that was not read yet, so call it *before*
+//! `with_card`. `KeyInfo` has: `handle`, `class` (CKO_PRIVATE_KEY / CKO_PUBLIC_KEY /
+//! CKO_SECRET_KEY), `key_type` (CKK_RSA / CKK_EC / CKK_AES), `key_id: Option<u8>` (the card's
+//! key id of CCxx; `None` for session public keys and the DKEK object), `dkek: bool` (the
+//! virtual DKEK secret-key object, `Identity::Dkek`), `bits` (RSA modulus bits, EC field bits,
+//! AES key bits), `curve: Option<&'static Curve>`, `public: Option<PublicInfo>` (RSA modulus +
+//! exponent or EC point `04‖X‖Y`, plus the SPKI), `usage` (`KeyUsage` bits from the PKCS#15
+//! description, or for public keys the usage of the matching private key turned around:
+//! sign → verify, decrypt → encrypt, unwrap → wrap), `allowed_mechanisms:
+//! Option<Vec<CK_MECHANISM_TYPE>>` (`None` = unrestricted), `meta` ([`objects::KeyMeta`]:
+//! extractable, local), and `description: Option<KeyDescription>` (the C4xx content, for
+//! wrap envelopes), `kcv` (the DKEK object's key check value). Helpers: `info.permits(CKA_SIGN)`
+//! etc. (the boolean usage attributes as C_GetAttributeValue reports them, also in
+//! `info.flags`) and `info.allows_mechanism(m)` (CKA_ALLOWED_MECHANISMS).
+//!
+//! The DKEK object (`Identity::Dkek`, CKO_SECRET_KEY, CKK_AES, label "DKEK", CKA_WRAP and
+//! CKA_UNWRAP true, CKA_CHECK_VALUE = the 8-byte KCV) is listed when IMPORT DKEK SHARE without
+//! data answers (the device was initialised with a DKEK), also while shares are outstanding.
+//!
+//! **New keys (after GENERATE ASYMMETRIC/SYMMETRIC KEY, UNWRAP, DERIVE).** Inside the same
+//! `with_card` closure as the key command, write the host files with
+//! [`objects::write_key_files`]`(dev, &new_key)` (C4xx description in OpenSC's format and, when
+//! `meta` is not the default, the CBxx metadata file that keeps CKA_ALLOWED_MECHANISMS /
+//! CKA_EXTRACTABLE / CKA_LOCAL on the card beside the key). Then, after `with_card` returned,
+//! `s.add_card_key(new_key)` → [`objects::KeyHandles`] `{ private, public }` puts the objects
+//! in the token's cache without reading anything back (`public` is `Some` when
+//! `NewKey::public_file` (the CV request the card returned, also stored by it in CExx) is given).
+//! `NewKey { key_id, description: KeyDescription, meta: KeyMeta, public_file: Option<Vec<u8>> }`.
+//! Build descriptions with `card::prkd::KeyDescription::opensc(kind, label, id, usage, key_id,
+//! bits)` so that OpenSC sees the key. Handles are never reused; CKA_ID default (SHA-1 of the
+//! modulus / of X) is the crypto helper's job. Session (CKA_TOKEN false) objects the helper
+//! needs (e.g. a public key for a software verify) go through `s.add_session_object(attrs)`
+//! (same rules as C_CreateObject with CKA_TOKEN false).
+//!
+//! **Attribute templates**: `objects::attributes` has the typed table (`check`,
+//! `check_template` → `AttributeTypeInvalid` / `AttributeValueInvalid`) and readers
+//! (`find_ulong`, `find_bool`, `find_text`, `find`, `read_mechanisms`) and encoders (`ulong`,
+//! `boolean`, `mechanisms`).
+//!
+//! **Login state changes** only through `login.rs` / `sessions.rs`; a card reset seen in
+//! `with_card` resets it to `Public`.
+//!
+//! # Locking (why it cannot deadlock)
+//!
+//! Order: library slot list / session map (held briefly, never across a card call) → session
+//! operations → token card `Mutex` → token caches (`RwLock`s, leaf). Nobody takes the card lock
+//! while holding a cache lock. Presence checks only `try_lock` the card: a busy card is present.
+//! We start no thread, ever (so CKF_LIBRARY_CANT_CREATE_OS_THREADS is always honoured and no
+//! thread can outlive C_Finalize).
+
+pub mod admin;
+pub mod api;
+pub mod card_error;
+pub mod crypto;
+pub mod error;
+pub mod find;
+pub mod keygen;
+pub mod library;
+pub mod logger;
+pub mod login;
+pub mod mechanisms;
+pub mod objects;
+pub mod operations;
+pub mod session;
+pub mod sessions;
+pub mod slot;
+pub mod slots;
+pub mod token_info;
+pub mod token_state;
+pub mod wrap;
