@@ -41,6 +41,18 @@ struct VirtualCard<'a> {
     atr: Vec<u8>,
 }
 
+/// vpcd writes each message as two `send()`s (length, then payload) with Nagle's algorithm on,
+/// so its second write waits for our ACK of the first, which Linux delays by up to 40 ms: about
+/// 45 ms per APDU. Asking for an immediate ACK before reading the next message removes the stall.
+/// The kernel drops back to delayed ACKs whenever we answer, so this is re-armed before each read.
+#[cfg(target_os = "linux")]
+fn quick_ack(socket: &TcpStream) {
+    let _ = socket2::SockRef::from(socket).set_tcp_quickack(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_socket: &TcpStream) {}
+
 impl vpicc::VSmartCard for VirtualCard<'_> {
     fn atr(&self) -> &[u8] {
         &self.atr
@@ -98,12 +110,18 @@ pub fn serve(dir: &Path, opts: &ServeOptions) -> Result<(), SimError> {
             break;
         }
         log::info!("connected to vpcd at {}", opts.vpcd);
+        // Our answers go out at once too (no Nagle delay on the length/payload pair).
+        let _ = stream.set_nodelay(true);
+        let socket = stream.try_clone().ok();
         let mut connection = vpicc::Connection::from(stream);
         let mut vcard = VirtualCard {
             atr: card.atr(),
             card: &mut card,
         };
         let end = loop {
+            if let Some(s) = &socket {
+                quick_ack(s);
+            }
             if let Err(e) = connection.poll(&mut vcard) {
                 break e;
             }
