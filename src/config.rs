@@ -8,7 +8,7 @@
 //! | `SCHSM_LOG=error\|warn\|info\|debug\|trace` | log level (default warn) |
 //! | `SCHSM_LOG_FILE=PATH` | log file (default stderr) |
 //! | `SCHSM_DKEK_SHARES=n` | C_InitToken: number of DKEK shares (tag 92); unset = no DKEK, 0 = random DKEK |
-//! | `SCHSM_CONF=PATH` | TOML file: `[log] level, file`, `[readers] include`, `[dkek] shares, password_files` |
+//! | `SCHSM_CONF=PATH` | TOML file: `[log] level, file`, `[readers] include`, `[dkek] shares, password_files, password_shares, iterations` |
 //!
 //! The file format is the small TOML subset DESIGN.md shows (sections, `key = "string"`,
 //! `key = ["a", "b"]`, `key = 3`, comments); no TOML crate is needed for that.
@@ -32,6 +32,12 @@ pub struct Config {
     /// DKEK share files the module may use (#168 shim, key import), with their password files.
     pub dkek_share_files: Vec<PathBuf>,
     pub dkek_password_files: Vec<PathBuf>,
+    /// n-of-m password split (`sc-hsm-tool --pwd-shares-*`): one file per share file, in the
+    /// same order, used instead of `password_files`; each holds t lines `<prime> <id> <value>`
+    /// (hex, as sc-hsm-tool displays them).
+    pub dkek_password_shares: Vec<PathBuf>,
+    /// The share files' KDF iteration count (sc-hsm-tool `--iter`, default 10 000 000).
+    pub dkek_iterations: u32,
     /// Problems found while reading the configuration, logged once the logger is up.
     pub warnings: Vec<String>,
 }
@@ -47,6 +53,8 @@ impl Default for Config {
             dkek_shares: None,
             dkek_share_files: Vec::new(),
             dkek_password_files: Vec::new(),
+            dkek_password_shares: Vec::new(),
+            dkek_iterations: crate::card::share_file::DEFAULT_ITERATIONS,
             warnings: Vec::new(),
         }
     }
@@ -145,6 +153,17 @@ impl Config {
                         toml_list(value).into_iter().map(PathBuf::from).collect()
                 }
                 ("dkek", "count") => self.set_dkek_shares(value),
+                ("dkek", "password_shares") => {
+                    self.dkek_password_shares =
+                        toml_list(value).into_iter().map(PathBuf::from).collect()
+                }
+                ("dkek", "iterations") => match value.trim().parse::<u32>() {
+                    Ok(n) if n > 0 => self.dkek_iterations = n,
+                    _ => self.warnings.push(format!(
+                        "SCHSM_CONF line {}: dkek.iterations {value:?} is not a count; ignored",
+                        n + 1
+                    )),
+                },
                 _ => self.warnings.push(format!(
                     "SCHSM_CONF line {}: unknown key {section}.{key}; ignored",
                     n + 1
@@ -271,7 +290,8 @@ mod tests {
             &f,
             "# comment\n[log]\nlevel = \"info\" # trailing\nfile = \"/var/log/s.log\"\n\
              [readers]\ninclude = [\"Nitrokey*\", \"Virtual PCD ?? 00\"]\n\
-             [dkek]\nshares = [\"/etc/s1.pbe\"]\npassword_files = [\"/etc/s1.pw\"]\n[x]\ny = 1\n",
+             [dkek]\nshares = [\"/etc/s1.pbe\"]\npassword_files = [\"/etc/s1.pw\"]\n\
+             password_shares = [\"/etc/s1.shares\"]\niterations = 1000\n[x]\ny = 1\n",
         )
         .unwrap();
         let c = cfg(&[("SCHSM_CONF", f.to_str().unwrap()), ("SCHSM_LOG", "trace")]);
@@ -282,6 +302,8 @@ mod tests {
         assert!(!c.reader_wanted("Other Reader"));
         assert_eq!(c.dkek_share_files, [PathBuf::from("/etc/s1.pbe")]);
         assert_eq!(c.dkek_password_files, [PathBuf::from("/etc/s1.pw")]);
+        assert_eq!(c.dkek_password_shares, [PathBuf::from("/etc/s1.shares")]);
+        assert_eq!(c.dkek_iterations, 1000);
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
         let _ = std::fs::remove_dir_all(&dir);
         let missing = cfg(&[("SCHSM_CONF", "/nonexistent/schsm.toml")]);

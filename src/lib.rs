@@ -9,3 +9,4 @@ pub mod config;
 pub mod ffi;
 pub mod token;
 pub mod transport;
+pub mod vendor;

@@ -99,7 +99,8 @@ fn keys_found_by_class_label_and_id_with_their_attributes() {
         CKM_EC_KEY_PAIR_GEN
     );
     assert!(get_bool(s, h.private, CKA_SENSITIVE) && get_bool(s, h.private, CKA_PRIVATE));
-    assert!(!get_bool(s, h.private, CKA_EXTRACTABLE) && !get_bool(s, h.private, CKA_DECRYPT));
+    // Unrestricted keys are exportable under the DKEK (the device default, issue 4).
+    assert!(get_bool(s, h.private, CKA_EXTRACTABLE) && !get_bool(s, h.private, CKA_DECRYPT));
     assert!(!get_bool(s, h.private, CKA_ALWAYS_AUTHENTICATE));
     assert!(get_bool(s, h.private, CKA_DERIVE) && get_bool(s, h.private, CKA_LOCAL));
     assert!(!get_bool(s, public, CKA_PRIVATE) && get_bool(s, public, CKA_TOKEN));

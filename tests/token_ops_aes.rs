@@ -283,9 +283,19 @@ fn key_generation_rules_and_restrictions() {
         Err(Error::TemplateInconsistent)
     );
 
-    // Only CMAC allowed: the card list is 18, CBC is refused at init.
+    // Only CMAC allowed (and not exportable): the card list is 18, CBC is refused at init.
     let only_cmac = attr(CKA_ALLOWED_MECHANISMS, mech_list(&[CKM_AES_CMAC]));
-    let key = aes_key(s, 16, &[only_cmac, attr(CKA_ID, vec![0x42])]).unwrap();
+    let only_cmac = [only_cmac, boolean(CKA_EXTRACTABLE, false)];
+    let key = aes_key(
+        s,
+        16,
+        &[
+            only_cmac[0].clone(),
+            only_cmac[1].clone(),
+            attr(CKA_ID, vec![0x42]),
+        ],
+    )
+    .unwrap();
     assert_eq!(find(s, &[attr(CKA_ID, vec![0x42])]), vec![key]);
     let id = *sim_key_ids(&env.dirs[0]).last().unwrap();
     assert_eq!(sim_key(&env.dirs[0], id).algorithms, vec![0x18]);

@@ -202,7 +202,12 @@ fn restrictions_are_checked_at_init() {
     let env = Env::new(&[HSM]);
     let s = env.user_session();
     let only_sha256 = attr(CKA_ALLOWED_MECHANISMS, mechs(&[CKM_ECDSA_SHA256]));
-    let (_, restricted) = ec_pair(s, "secp256r1", std::slice::from_ref(&only_sha256)).unwrap();
+    let (_, restricted) = ec_pair(
+        s,
+        "secp256r1",
+        &[only_sha256.clone(), boolean(CKA_EXTRACTABLE, false)],
+    )
+    .unwrap();
     sign(s, &mech(CKM_ECDSA_SHA256), restricted, MESSAGE).unwrap();
     assert_eq!(
         api::operation_init(s, Operation::Sign, &mech(CKM_ECDSA), Some(restricted)),
@@ -212,9 +217,10 @@ fn restrictions_are_checked_at_init() {
         api::get_attributes(s, restricted, &[CKA_ALLOWED_MECHANISMS]).unwrap()[0],
         api::AttributeValue::Value(mechs(&[CKM_ECDSA_SHA256]))
     );
-    // The card got the list of card algorithms: ECDSA on a hash (70) only.
+    // The card got the list of card algorithms: ECDSA with SHA-256 on the card (73) only, so
+    // the module sent the whole message with P2 73.
     let ids = sim_key_ids(&env.dirs[0]);
-    assert_eq!(sim_key(&env.dirs[0], ids[0]).algorithms, vec![0x70]);
+    assert_eq!(sim_key(&env.dirs[0], ids[0]).algorithms, vec![0x73]);
     // Extractable adds WRAP (92); unrestricted keys get no list.
     ec_pair(
         s,
@@ -224,7 +230,7 @@ fn restrictions_are_checked_at_init() {
     .unwrap();
     let (_, free) = ec_pair(s, "secp256r1", &[boolean(CKA_EXTRACTABLE, true)]).unwrap();
     let ids = sim_key_ids(&env.dirs[0]);
-    assert_eq!(sim_key(&env.dirs[0], ids[1]).algorithms, vec![0x70, 0x92]);
+    assert_eq!(sim_key(&env.dirs[0], ids[1]).algorithms, vec![0x73, 0x92]);
     assert!(sim_key(&env.dirs[0], ids[2]).algorithms.is_empty());
 
     // A key that may not sign, a mechanism of the other family, a missing key.
@@ -270,12 +276,12 @@ fn firmware_3_1_keeps_the_restriction_of_extractable_keys_on_the_host() {
         &[only.clone(), boolean(CKA_EXTRACTABLE, true)],
     )
     .unwrap();
-    ec_pair(s, "secp256r1", &[only]).unwrap();
+    ec_pair(s, "secp256r1", &[only, boolean(CKA_EXTRACTABLE, false)]).unwrap();
     let exportable_id = get(s, exportable, CKA_ID);
     let ids = sim_key_ids(&env.dirs[0]);
     // Bug #168: no list for the exportable key (its blob must unwrap on 3.1); the other has one.
     assert!(sim_key(&env.dirs[0], ids[0]).algorithms.is_empty());
-    assert_eq!(sim_key(&env.dirs[0], ids[1]).algorithms, vec![0x70]);
+    assert_eq!(sim_key(&env.dirs[0], ids[1]).algorithms, vec![0x73]);
     // The module enforces it, also after a restart (kept beside the key).
     env.reinitialize();
     let s = env.user_session();

@@ -41,6 +41,11 @@ pub struct KeyDescription {
     pub key_reference: Option<u8>,
     /// RSA modulus bits, EC field bits (521 for P-521), AES key bits.
     pub size_bits: u16,
+    /// `algReference [1] SEQUENCE OF Reference` of CommonKeyAttributes (ISO 7816-15): the card
+    /// algorithm ids (P2 values, e.g. `73 92`) the key is restricted to. This module keeps a
+    /// key's CKA_ALLOWED_MECHANISMS here, on the card beside the key and inside every wrapped-key
+    /// envelope (bug #168 shim); OpenSC parses the field as optional. `None` = unrestricted.
+    pub alg_reference: Option<Vec<u8>>,
 }
 
 impl KeyDescription {
@@ -64,6 +69,7 @@ impl KeyDescription {
             usage: KeyUsage(usage),
             key_reference: Some(key_id),
             size_bits,
+            alg_reference: None,
         }
     }
 
@@ -88,6 +94,7 @@ impl KeyDescription {
         let mut id = None;
         let mut usage = None;
         let mut key_reference = None;
+        let mut alg_reference = None;
         for e in key_attrs.children() {
             let e = e?;
             match e.tag {
@@ -95,6 +102,7 @@ impl KeyDescription {
                 // The first bit string is the usage; a second one would be accessFlags.
                 0x03 if usage.is_none() => usage = Some(decode_bit_string(e.value)?),
                 0x02 => key_reference = tlv::read_uint(e.value).and_then(|v| u8::try_from(v).ok()),
+                0xA1 => alg_reference = Some(decode_alg_reference(e.value)?),
                 _ => {}
             }
         }
@@ -127,6 +135,7 @@ impl KeyDescription {
             usage: KeyUsage(usage.unwrap_or(0)),
             key_reference,
             size_bits,
+            alg_reference,
         })
     }
 
@@ -135,6 +144,13 @@ impl KeyDescription {
         tlv::write(&mut key_attrs, 0x03, &encode_bit_string(self.usage.0));
         if let Some(r) = self.key_reference {
             tlv::write(&mut key_attrs, 0x02, &tlv::der_uint(u64::from(r)));
+        }
+        if let Some(list) = &self.alg_reference {
+            let refs: Vec<u8> = list
+                .iter()
+                .flat_map(|&a| tlv::encode(0x02, &tlv::der_uint(u64::from(a))))
+                .collect();
+            tlv::write(&mut key_attrs, 0xA1, &refs);
         }
         let size = tlv::encode(0x02, &tlv::der_uint(u64::from(self.size_bits)));
         let type_attrs = match self.kind {
@@ -152,6 +168,20 @@ impl KeyDescription {
         .concat();
         tlv::encode(self.kind.tag(), &body)
     }
+}
+
+/// The INTEGERs of algReference; each must be a card algorithm id (one byte).
+fn decode_alg_reference(value: &[u8]) -> Result<Vec<u8>> {
+    tlv::parse_all(value)?
+        .iter()
+        .map(|i| match (i.tag, tlv::read_uint(i.value)) {
+            (0x02, Some(v)) => u8::try_from(v)
+                .map_err(|_| Error::malformed(format!("algReference {v:#x} is no card algorithm"))),
+            _ => Err(Error::malformed(
+                "algReference holds something else than INTEGERs",
+            )),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -256,6 +286,30 @@ mod tests {
             assert_eq!((d.kind, d.size_bits), (KeyKind::Aes, 192));
             assert_eq!(KeyDescription::decode(&d.encode()).unwrap(), d);
         }
+    }
+
+    #[test]
+    fn alg_reference_round_trips() {
+        let mut d = KeyDescription::decode(&h(OPENSC_EC)).unwrap();
+        assert_eq!(d.alg_reference, None);
+        d.alg_reference = Some(vec![0x73, 0x92]);
+        let bytes = d.encode();
+        // CommonKeyAttributes ends with A1 { 02 01 73, 02 02 00 92 } (0x92 needs a 00 in DER).
+        let needle = h("A1070201730202 0092".replace(' ', "").as_str());
+        assert!(bytes.windows(needle.len()).any(|w| w == needle));
+        assert_eq!(KeyDescription::decode(&bytes).unwrap(), d);
+        d.alg_reference = Some(vec![]);
+        assert_eq!(KeyDescription::decode(&d.encode()).unwrap(), d);
+        // Not INTEGERs, or out of range: an error, not a panic.
+        let mut bad = d.clone();
+        bad.alg_reference = Some(vec![0x01]);
+        let mut bytes = bad.encode();
+        let pos = bytes
+            .windows(5)
+            .position(|w| w == [0xA1, 0x03, 0x02, 0x01, 0x01])
+            .unwrap();
+        bytes[pos + 2] = 0x04;
+        assert!(KeyDescription::decode(&bytes).is_err());
     }
 
     #[test]

@@ -61,9 +61,10 @@ pub fn initialize(options: InitOptions) -> Result<()> {
     let config = Config::from_env();
     super::logger::init(&config);
     log::info!(
-        "initialize: {} {} (pcsc {}, {} simulated device(s), threads allowed {})",
+        "initialize: {} {} (git {}) (pcsc {}, {} simulated device(s), threads allowed {})",
         env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION"),
+        crate::vendor::BUILD_VERSION,
+        crate::vendor::BUILD_GIT_ID,
         config.pcsc,
         config.sim_dirs.len(),
         options.may_create_threads
@@ -86,6 +87,7 @@ pub fn finalize() -> Result<()> {
         Some(lib) if lib.pid == std::process::id() => {
             drop(guard);
             lib.shutdown();
+            super::wrap::forget_all();
             log::info!("finalize");
             Ok(())
         }

@@ -66,6 +66,8 @@ fn login_user(s: &SessionRef, pin: &[u8], context_specific: bool) -> Result<()> 
             if !context_specific {
                 token.set_login(LoginState::User, None);
                 log::info!("slot {}: user logged in", s.slot_id());
+                // Keys left without description (interrupted imports) get theirs now.
+                super::objects::finish_orphan_keys(token);
             }
             Ok(())
         }

@@ -184,6 +184,11 @@ static TABLE: &[MechSpec] = &[
     m(CKM_SHA512, Digest, CKF_DIGEST, Some(Sha512), &[]),
 ];
 
+/// Every mechanism the module knows (on any device).
+pub fn all() -> &'static [MechSpec] {
+    TABLE
+}
+
 /// The table entry of a mechanism (on any device).
 pub fn spec(kind: CK_MECHANISM_TYPE) -> Option<&'static MechSpec> {
     TABLE.iter().find(|s| s.kind == kind)
@@ -254,13 +259,32 @@ pub fn card_algorithms(mechanisms: &[CK_MECHANISM_TYPE]) -> Vec<u8> {
 pub fn mechanism_list(slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
     let lib = library::get()?;
     let token = slots::present_token(&lib, slot)?;
-    Ok(list_for(&token.profile))
+    let mut list = list_for(&token.profile);
+    list.extend(VENDOR.iter().map(|(m, _)| *m));
+    Ok(list)
 }
+
+/// The vendor mechanisms (`crate::vendor`), with the DKEK object as their key: WRAP KEY /
+/// UNWRAP KEY, and key import. Every firmware has a DKEK (a 256-bit AES key).
+const VENDOR: [(CK_MECHANISM_TYPE, CK_FLAGS); 2] = [
+    (
+        crate::vendor::CKM_SCHSM_DKEK_WRAP,
+        CKF_HW | CKF_WRAP | CKF_UNWRAP,
+    ),
+    (crate::vendor::CKM_SCHSM_PKCS8_IMPORT, CKF_HW | CKF_UNWRAP),
+];
 
 /// C_GetMechanismInfo: `MechanismInvalid` for a mechanism this device does not offer.
 pub fn mechanism_info(slot: CK_SLOT_ID, kind: CK_MECHANISM_TYPE) -> Result<MechanismInfo> {
     let lib = library::get()?;
     let token = slots::present_token(&lib, slot)?;
+    if let Some((_, flags)) = VENDOR.iter().find(|(m, _)| *m == kind) {
+        return Ok(MechanismInfo {
+            min_key_size: 32,
+            max_key_size: 32,
+            flags: *flags,
+        });
+    }
     on_device(&token.profile, kind).ok_or(Error::MechanismInvalid)
 }
 

@@ -13,7 +13,8 @@
 //! | `token_state.rs` | one inserted card: its `card::Device`, caches, login state |
 //! | `session.rs`, `sessions.rs`, `login.rs`, `admin.rs` | sessions, login/logout, C_InitToken/InitPIN/SetPIN |
 //! | `objects/`, `find.rs` | the object model, the attribute table, loading/building, create/destroy/set, find |
-//! | `mechanisms.rs`, `operations.rs`, `keygen.rs`, `wrap.rs`, `crypto/` | the crypto helper's part |
+//! | `mechanisms.rs`, `operations.rs`, `keygen.rs`, `crypto/` | the crypto helper's part |
+//! | `wrap/`, `dkek_holder.rs` | C_WrapKey/C_UnwrapKey under the DKEK, the #168 unwrap shim, key import; the DKEK the module holds (config `[dkek]`) |
 //!
 //! # CONTRACT for the cryptographic operations (mechanisms, operations, keygen, wrap, crypto/)
 //!
@@ -59,15 +60,17 @@
 //! etc. (the boolean usage attributes as C_GetAttributeValue reports them, also in
 //! `info.flags`) and `info.allows_mechanism(m)` (CKA_ALLOWED_MECHANISMS).
 //!
-//! The DKEK object (`Identity::Dkek`, CKO_SECRET_KEY, CKK_AES, label "DKEK", CKA_WRAP and
-//! CKA_UNWRAP true, CKA_CHECK_VALUE = the 8-byte KCV) is listed when IMPORT DKEK SHARE without
-//! data answers (the device was initialised with a DKEK), also while shares are outstanding.
+//! The DKEK object (`Identity::Dkek`, CKO_SECRET_KEY, CKK_GENERIC_SECRET, label "DKEK",
+//! CKA_ID and CKA_CHECK_VALUE = the 8-byte KCV, CKA_WRAP and CKA_UNWRAP true) is listed when
+//! IMPORT DKEK SHARE without data says the DKEK is complete (no share outstanding).
 //!
 //! **New keys (after GENERATE ASYMMETRIC/SYMMETRIC KEY, UNWRAP, DERIVE).** Inside the same
 //! `with_card` closure as the key command, write the host files with
-//! [`objects::write_key_files`]`(dev, &new_key)` (C4xx description in OpenSC's format and, when
-//! `meta` is not the default, the CBxx metadata file that keeps CKA_ALLOWED_MECHANISMS /
-//! CKA_EXTRACTABLE / CKA_LOCAL on the card beside the key). Then, after `with_card` returned,
+//! [`objects::write_key_files`]`(dev, &new_key)` (C4xx description in OpenSC's format, with a
+//! restricted key's CKA_ALLOWED_MECHANISMS as card algorithm ids in the description's
+//! `algReference` (ISO 7816-15; travels in wrapped-key envelopes, see
+//! `objects/restriction.rs`) and, when `meta` is not the default, the CBxx metadata file with
+//! the exact CKA_ALLOWED_MECHANISMS / CKA_EXTRACTABLE / CKA_LOCAL). Then, after `with_card` returned,
 //! `s.add_card_key(new_key)` → [`objects::KeyHandles`] `{ private, public }` puts the objects
 //! in the token's cache without reading anything back (`public` is `Some` when
 //! `NewKey::public_file` (the CV request the card returned, also stored by it in CExx) is given).
@@ -98,6 +101,7 @@ pub mod admin;
 pub mod api;
 pub mod card_error;
 pub mod crypto;
+pub mod dkek_holder;
 pub mod error;
 pub mod find;
 pub mod keygen;

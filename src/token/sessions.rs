@@ -63,6 +63,7 @@ pub fn close_all_sessions(slot: CK_SLOT_ID) -> Result<()> {
 fn after_close(lib: &Library, closed: &[Arc<Session>]) {
     for s in closed {
         s.token.objects.write().remove_session_objects(s.handle);
+        super::wrap::forget_session(s.handle);
     }
     let mut tokens: Vec<&Arc<Token>> = closed.iter().map(|s| &s.token).collect();
     tokens.dedup_by(|a, b| Arc::ptr_eq(a, b));

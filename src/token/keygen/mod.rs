@@ -7,7 +7,7 @@ mod aes;
 pub mod derive;
 mod pair;
 mod restrictions;
-mod template;
+pub mod template;
 
 use cryptoki_sys::{CK_OBJECT_HANDLE, CK_SESSION_HANDLE};
 

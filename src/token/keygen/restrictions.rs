@@ -12,47 +12,76 @@ use cryptoki_sys::CK_MECHANISM_TYPE;
 use crate::card::algorithm::id;
 use crate::card::firmware::{keep_algorithm_list_at_generation, FirmwareProfile};
 use crate::token::mechanisms::{self, Family};
+use crate::token::objects::restriction::to_alg_reference;
+
+/// Every card algorithm a key of `family` can use (host-hash and card-hash forms), without WRAP.
+fn every_algorithm(family: Family) -> Vec<u8> {
+    let mut out: Vec<u8> = mechanisms::all()
+        .iter()
+        .filter(|s| s.family == family)
+        .flat_map(|s| {
+            let mut ids = to_alg_reference(&[s.kind], false);
+            ids.extend_from_slice(s.card_algorithms);
+            ids
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
 
 /// The list to send with a new key of `family`, or `None` for no list.
 ///
-/// - Unrestricted (no CKA_ALLOWED_MECHANISMS): no list, whether extractable or not.
-/// - Restricted: the card algorithms of the allowed mechanisms of this family, plus WRAP (92)
-///   when the key is extractable. A list that would be empty is not sent (the card reads an
-///   empty list as "unrestricted"); the module alone then enforces the restriction.
+/// - Unrestricted and extractable (CKA_EXTRACTABLE absent or true): no list (the device
+///   default: the card may do everything, wrap included).
+/// - Unrestricted, CKA_EXTRACTABLE false: every algorithm of the key type except WRAP (92),
+///   so that the card itself refuses to export the key.
+/// - Restricted: the card ids of the allowed mechanisms of this family in the card's own
+///   terms (CKM_ECDSA_SHA256 → 73, the card hashing; CKM_ECDSA → 70), plus WRAP (92) when
+///   the key is extractable. A list that would be empty is not sent (the card reads an empty
+///   list as "unrestricted"); the module alone then enforces the restriction.
 /// - Firmware 3.1 with an extractable key (bug #168): a blob with a list could never be
-///   unwrapped on 3.1, so no list is sent and the module enforces CKA_ALLOWED_MECHANISMS.
+///   unwrapped on 3.1, so no list is sent; the restriction is kept in the key's description
+///   (algReference) and enforced by the module.
 pub fn algorithm_list(
     profile: &FirmwareProfile,
     family: Family,
     allowed: Option<&[CK_MECHANISM_TYPE]>,
     extractable: bool,
 ) -> Option<Vec<u8>> {
-    let allowed = allowed?;
-    let same_family: Vec<CK_MECHANISM_TYPE> = allowed
-        .iter()
-        .copied()
-        .filter(|&m| mechanisms::spec(m).is_some_and(|s| s.family == family))
-        .collect();
-    let mut list = mechanisms::card_algorithms(&same_family);
-    if extractable {
-        list.push(id::WRAP);
-    }
-    if list.is_empty() {
-        log::info!(
-            "CKA_ALLOWED_MECHANISMS {allowed:x?} uses no card algorithm: no list sent, \
-             the module enforces the restriction"
-        );
-        return None;
-    }
+    let list = match allowed {
+        None if extractable => return None,
+        None => {
+            log::info!("key not extractable: card list of every algorithm but WRAP");
+            every_algorithm(family)
+        }
+        Some(allowed) => {
+            let same_family: Vec<CK_MECHANISM_TYPE> = allowed
+                .iter()
+                .copied()
+                .filter(|&m| mechanisms::spec(m).is_some_and(|s| s.family == family))
+                .collect();
+            let list = to_alg_reference(&same_family, extractable);
+            if list.is_empty() {
+                log::info!(
+                    "CKA_ALLOWED_MECHANISMS {allowed:x?} uses no card algorithm: no list sent, \
+                     the module enforces the restriction"
+                );
+                return None;
+            }
+            list
+        }
+    };
     if !keep_algorithm_list_at_generation(profile, extractable) {
         log::info!(
             "firmware {}: extractable key generated without its algorithm list {list:02X?} \
-             (bug #168: the key could not be unwrapped on 3.1 again); CKA_ALLOWED_MECHANISMS \
-             {allowed:x?} is kept beside the key and enforced by the module",
+             (bug #168: the key could not be unwrapped on 3.1 again); the restriction is kept \
+             in the key's description (algReference) and enforced by the module",
             profile.version
         );
         return None;
     }
+    debug_assert!(!extractable || list.contains(&id::WRAP));
     Some(list)
 }
 
@@ -70,15 +99,17 @@ mod tests {
     fn lists_per_case() {
         let v35 = p(3, 5);
         let ecdsa = [CKM_ECDSA_SHA256];
-        assert_eq!(algorithm_list(&v35, Family::Ec, None, false), None);
+        let every_ec = algorithm_list(&v35, Family::Ec, None, false).unwrap();
+        assert!(every_ec.contains(&0x70) && every_ec.contains(&0x73) && every_ec.contains(&0x80));
+        assert!(!every_ec.contains(&0x92));
         assert_eq!(algorithm_list(&v35, Family::Ec, None, true), None);
         assert_eq!(
             algorithm_list(&v35, Family::Ec, Some(&ecdsa), false),
-            Some(vec![0x70])
+            Some(vec![0x73])
         );
         assert_eq!(
             algorithm_list(&v35, Family::Ec, Some(&ecdsa), true),
-            Some(vec![0x70, 0x92])
+            Some(vec![0x73, 0x92])
         );
         // Mechanisms of another family add nothing; nothing left → no list.
         assert_eq!(
@@ -93,7 +124,7 @@ mod tests {
                 Some(&[CKM_RSA_PKCS_OAEP, CKM_SHA256_RSA_PKCS]),
                 false
             ),
-            Some(vec![0x20, 0x21])
+            Some(vec![0x21, 0x33])
         );
     }
 

@@ -87,7 +87,8 @@ pub fn key_request(
             .map(<[u8]>::to_vec)
             .filter(|id| !id.is_empty()),
         usage: usage(private, default_usage),
-        extractable: find_bool(private, CKA_EXTRACTABLE).unwrap_or(false),
+        // Absent: the device default, exportable under the DKEK (as OpenSC's keys are).
+        extractable: find_bool(private, CKA_EXTRACTABLE).unwrap_or(true),
         allowed_mechanisms: allowed,
     })
 }
@@ -170,7 +171,7 @@ mod tests {
         assert_eq!(r.label.as_deref(), Some("pub"));
         assert_eq!(r.id, Some(vec![1, 2]));
         assert_eq!(r.allowed_mechanisms, Some(vec![CKM_ECDSA_SHA256]));
-        assert!(!r.extractable);
+        assert!(r.extractable, "device default: exportable");
     }
 
     #[test]

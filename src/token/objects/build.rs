@@ -11,6 +11,7 @@ use super::values::{CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER};
 use super::x509;
 use crate::card::cd_dcod::{CertificateDescription, DataObjectDescription};
 use crate::card::fid::prefix;
+use crate::card::pkcs15::KeyUsage;
 use crate::card::prkd::{KeyDescription, KeyKind};
 use crate::card::{cvc, tlv, Fid};
 use crate::token::token_state::Token;
@@ -92,19 +93,43 @@ pub fn remove_key_family(st: &mut ObjectStore, id: u8) {
     st.remove(Identity::EeCert(id));
 }
 
+/// A key's metadata: the CBxx file (older versions of this module) where present, else the
+/// restriction kept in the description's algReference (which also says whether the key is
+/// exportable: WRAP in the list).
+fn key_meta_of(file: Option<KeyMeta>, desc: &KeyDescription) -> KeyMeta {
+    let ids = desc.alg_reference.as_deref();
+    match file {
+        Some(mut m) => {
+            if m.allowed_mechanisms.is_none() {
+                m.allowed_mechanisms = ids.map(super::restriction::from_alg_reference);
+            }
+            m
+        }
+        None => KeyMeta {
+            allowed_mechanisms: ids.map(super::restriction::from_alg_reference),
+            extractable: ids.is_none_or(|i| i.contains(&crate::card::algorithm::id::WRAP)),
+            ..KeyMeta::default()
+        },
+    }
+}
+
 /// Builds key `id`'s objects (key, public key, end-entity certificate) from cached files.
 pub fn build_key(st: &mut ObjectStore, token: &Token, id: u8) {
-    let Some(desc) = st.file(Fid::prkd(id)).and_then(|d| decode_prkd(id, &d)) else {
+    let desc = match st.has_file(Fid::prkd(id)) {
+        true => st.file(Fid::prkd(id)).and_then(|d| decode_prkd(id, &d)),
+        false => orphan_description(st, id),
+    };
+    let Some(desc) = desc else {
         // Not read yet (then nothing to build) or unusable.
         if st.files.contains_key(&Fid::prkd(id)) {
             remove_key_family(st, id);
         }
         return;
     };
-    let meta = st
-        .file(key_meta::fid(id))
-        .and_then(|m| KeyMeta::decode(&m))
-        .unwrap_or_default();
+    let meta = key_meta_of(
+        st.file(key_meta::fid(id)).and_then(|m| KeyMeta::decode(&m)),
+        &desc,
+    );
     let ce = Fid::ee_certificate(id);
     let public = if desc.kind == KeyKind::Aes || !st.has_file(ce) {
         Some(None)
@@ -166,6 +191,44 @@ pub fn build_key(st: &mut ObjectStore, token: &Token, id: u8) {
         }
         _ => st.remove(Identity::EeCert(id)),
     }
+}
+
+/// A key CCxx without description (an import interrupted between UNWRAP KEY and writing
+/// C4xx, or a tool that writes none): shown with a default description made from its public
+/// key (CExx), as key generation would have written it. Without CExx the key type is unknown
+/// and the key stays hidden.
+fn orphan_description(st: &ObjectStore, id: u8) -> Option<KeyDescription> {
+    let ce = Fid::ee_certificate(id);
+    if !st.has_file(ce) {
+        log::debug!("key CC{id:02X} has neither description nor public key: not shown");
+        return None;
+    }
+    let part = public_part(id, &st.file(ce)?)?;
+    let (kind, usage, data) = match &part.info.kind {
+        PublicKind::Rsa { modulus, .. } => (
+            KeyKind::Rsa,
+            KeyUsage::SIGN | KeyUsage::DECRYPT,
+            modulus.clone(),
+        ),
+        PublicKind::Ec { point, .. } => {
+            let half = point.len().saturating_sub(1) / 2;
+            (
+                KeyKind::Ec,
+                KeyUsage::SIGN | KeyUsage::DERIVE,
+                point.get(1..1 + half).unwrap_or_default().to_vec(),
+            )
+        }
+    };
+    log::info!("key CC{id:02X} has no description (C4{id:02X}): shown with a default one");
+    use sha1::Digest;
+    Some(KeyDescription::opensc(
+        kind,
+        "Private Key",
+        &sha1::Sha1::digest(&data),
+        usage,
+        id,
+        part.info.bits(),
+    ))
 }
 
 fn decode_prkd(id: u8, bytes: &[u8]) -> Option<KeyDescription> {

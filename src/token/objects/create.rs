@@ -7,7 +7,8 @@
 //! - A data object goes to CDnn (CKA_PRIVATE true: readable with the user PIN only) or CFnn,
 //!   with a C9nn description carrying label, application and object id.
 //! - Session objects (CKA_TOKEN false) live in memory: certificates, data, public keys.
-//! - Private and secret keys (key import) are not supported yet: `TemplateInconsistent`.
+//! - Private keys (key import): `token::wrap::create_private_key` (needs the DKEK in the
+//!   config); secret and public token keys: `TemplateInconsistent`.
 
 use cryptoki_sys::*;
 
@@ -37,7 +38,9 @@ pub fn create_object(s: &SessionRef, template: &[Attribute]) -> Result<CK_OBJECT
     match class {
         CKO_CERTIFICATE => create_certificate(s, template),
         CKO_DATA => create_data(s, template),
-        CKO_PRIVATE_KEY | CKO_SECRET_KEY | CKO_PUBLIC_KEY => {
+        // Key import: the module encodes a blob under the DKEK it holds (config [dkek]).
+        CKO_PRIVATE_KEY => crate::token::wrap::create_private_key(s, template),
+        CKO_SECRET_KEY | CKO_PUBLIC_KEY => {
             log::warn!(
                 "C_CreateObject of a token key (class {class}) is not supported: \
                  generate keys on the card, or unwrap them"

@@ -1,8 +1,8 @@
 //! Host-kept key metadata in file CBxx, beside key xx: what the card cannot tell about a key
-//! but PKCS#11 must report the same in every process and on every machine —
-//! CKA_ALLOWED_MECHANISMS (the #168 shim enforces it on the host for extractable keys on
-//! firmware 3.1; on other keys the card enforces the algorithm list, but it cannot be read back),
-//! CKA_EXTRACTABLE and CKA_LOCAL.
+//! but PKCS#11 must report the same in every process and on every machine — the exact
+//! CKA_ALLOWED_MECHANISMS, CKA_EXTRACTABLE and CKA_LOCAL. The restriction itself also lives in
+//! the key's description (algReference, `restriction.rs`), which is what travels with a wrapped
+//! key and what keys without CBxx (unwrapped from other tools, older files) are read from.
 //!
 //! CBxx is the prefix Smart Card Shell uses for key metadata; our content is recognisable
 //! (`E0 { 80 flags [81 mechanisms] }`) and anything else found there is treated as "no
@@ -36,11 +36,13 @@ pub struct KeyMeta {
     pub local: bool,
 }
 
+/// The device default: unrestricted, exportable under the DKEK (a key without an algorithm
+/// list may be wrapped), generated on the card.
 impl Default for KeyMeta {
     fn default() -> Self {
         KeyMeta {
             allowed_mechanisms: None,
-            extractable: false,
+            extractable: true,
             local: true,
         }
     }

@@ -73,6 +73,22 @@ pub struct NewKey {
     pub public_file: Option<Vec<u8>>,
 }
 
+impl NewKey {
+    /// The description as written: a restricted key's CKA_ALLOWED_MECHANISMS goes into its
+    /// algReference (see `restriction.rs`) unless the caller set one.
+    pub fn description_to_write(&self) -> KeyDescription {
+        let mut d = self.description.clone();
+        if d.alg_reference.is_none() {
+            d.alg_reference = self
+                .meta
+                .allowed_mechanisms
+                .as_deref()
+                .map(|m| super::restriction::to_alg_reference(m, self.meta.extractable));
+        }
+        d
+    }
+}
+
 /// The objects of a new key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyHandles {
@@ -83,7 +99,7 @@ pub struct KeyHandles {
 /// Writes a new key's host files (inside the caller's `with_card`): the description C4xx and
 /// the metadata CBxx (written when not default, deleted otherwise so no stale file applies).
 pub fn write_key_files(dev: &mut Device, key: &NewKey) -> card::Result<()> {
-    dev.write_file(Fid::prkd(key.key_id), &key.description.encode())?;
+    dev.write_file(Fid::prkd(key.key_id), &key.description_to_write().encode())?;
     let meta = key_meta::fid(key.key_id);
     if key.meta.is_default() {
         dev.delete_file_if_exists(meta)?;
@@ -91,6 +107,46 @@ pub fn write_key_files(dev: &mut Device, key: &NewKey) -> card::Result<()> {
         dev.write_file(meta, &key.meta.encode())?;
     }
     Ok(())
+}
+
+/// Writes the default description of keys shown without one (`build.rs`: a CCxx whose C4xx
+/// was never written, e.g. an import interrupted after UNWRAP KEY), so that OpenSC and other
+/// processes see them too. Called once the user is logged in (writing needs the PIN); best
+/// effort: a failure is logged and retried at the next login.
+pub fn finish_orphan_keys(token: &crate::token::token_state::Token) {
+    let pending: Vec<(u8, Vec<u8>)> = {
+        let st = token.objects.read();
+        st.objects
+            .values()
+            .filter_map(|o| match (&o.identity, &o.body) {
+                (Identity::Key(id), Body::Key(k)) if !st.has_file(Fid::prkd(*id)) => {
+                    Some((*id, k.desc.encode()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    if pending.is_empty() {
+        return;
+    }
+    let written = token.with_card(crate::token::card_error::CardOp::Write, |dev| {
+        for (id, d) in &pending {
+            dev.write_file(Fid::prkd(*id), d)?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
+            let mut st = token.objects.write();
+            for (id, d) in pending {
+                log::info!("key CC{id:02X}: default description written to C4{id:02X}");
+                st.note_written(Fid::prkd(id), Some(d));
+            }
+        }
+        Err(e) => {
+            log::warn!("writing default key descriptions failed ({e:?}); retried at the next login")
+        }
+    }
 }
 
 /// Puts a new card key's objects into the cache (after `write_key_files`).
@@ -102,7 +158,7 @@ pub fn add_card_key(s: &SessionRef, key: NewKey) -> Result<KeyHandles> {
     if let Some(fids) = &mut st.fids {
         fids.insert(Fid::key(id));
     }
-    st.note_written(Fid::prkd(id), Some(key.description.encode()));
+    st.note_written(Fid::prkd(id), Some(key.description_to_write().encode()));
     let meta = (!key.meta.is_default()).then(|| key.meta.encode());
     st.note_written(key_meta::fid(id), meta);
     let ce = Fid::ee_certificate(id);
@@ -199,7 +255,7 @@ pub fn key_info(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<KeyInfo> {
         Body::Dkek(d) => KeyInfo {
             handle,
             class: CKO_SECRET_KEY,
-            key_type: CKK_AES,
+            key_type: CKK_GENERIC_SECRET,
             key_id: None,
             dkek: true,
             bits: 256,
@@ -213,7 +269,7 @@ pub fn key_info(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<KeyInfo> {
             },
             description: None,
             label: "DKEK".into(),
-            id: Vec::new(),
+            id: d.kcv.to_vec(),
             kcv: Some(d.kcv),
             flags,
         },

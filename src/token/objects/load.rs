@@ -130,7 +130,8 @@ pub fn materialize(token: &Token, scope: Scope, refresh: Refresh) -> Result<()> 
     if let Some(status) = dkek {
         st.dkek_checked = true;
         match status {
-            Some(s) => {
+            // Only a complete DKEK can wrap: while shares are outstanding there is no object.
+            Some(s) if s.is_complete() => {
                 st.upsert(
                     Identity::Dkek,
                     None,
@@ -142,7 +143,7 @@ pub fn materialize(token: &Token, scope: Scope, refresh: Refresh) -> Result<()> 
                     || token.new_handle(),
                 );
             }
-            None => st.remove(Identity::Dkek),
+            _ => st.remove(Identity::Dkek),
         }
     }
     build(&mut st, token, scope);
@@ -192,6 +193,10 @@ fn files_for(fids: &BTreeSet<Fid>, scope: Scope) -> Vec<Fid> {
     for fid in fids.iter().filter(|f| f.is_key() && f.id() != 0) {
         let id = fid.id();
         if !fids.contains(&Fid::prkd(id)) {
+            // A key without description is shown from its public key (build.rs).
+            if (scope.keys || scope.public) && fids.contains(&Fid::ee_certificate(id)) {
+                out.push(Fid::ee_certificate(id));
+            }
             continue;
         }
         if scope.keys || scope.public {
@@ -298,15 +303,15 @@ mod tests {
 
     #[test]
     fn files_read_per_scope() {
-        // Key 1 with description, request and metadata; key 2 without description; CC00 is the
-        // device key; a data object C901.
+        // Key 1 with description, request and metadata; key 2 without description (its
+        // request is read: the key is shown from it); CC00 is the device key; a data object C901.
         let all = fids(&[
             0xCC00, 0xCC01, 0xC401, 0xCE01, 0xCB01, 0xCC02, 0xCE02, 0xC901, 0xCF01,
         ]);
         let keys = files_for(&all, Scope::for_class(Some(CKO_PRIVATE_KEY)));
-        assert_eq!(keys, [Fid(0xC401), Fid(0xCB01)]);
+        assert_eq!(keys, [Fid(0xC401), Fid(0xCB01), Fid(0xCE02)]);
         let public = files_for(&all, Scope::for_class(Some(CKO_PUBLIC_KEY)));
-        assert_eq!(public, [Fid(0xC401), Fid(0xCB01), Fid(0xCE01)]);
+        assert_eq!(public, [Fid(0xC401), Fid(0xCB01), Fid(0xCE01), Fid(0xCE02)]);
         let data = files_for(&all, Scope::for_class(Some(CKO_DATA)));
         assert_eq!(data, [Fid(0xC901)]);
     }

@@ -23,13 +23,16 @@ pub mod key_meta;
 pub mod keys;
 pub mod load;
 pub mod model;
+pub mod restriction;
 pub mod set;
 pub mod store;
 pub mod values;
 pub mod x509;
 
 pub use key_meta::KeyMeta;
-pub use keys::{add_card_key, key_info, write_key_files, KeyHandles, KeyInfo, NewKey};
+pub use keys::{
+    add_card_key, finish_orphan_keys, key_info, write_key_files, KeyHandles, KeyInfo, NewKey,
+};
 pub use model::{Body, Identity, Object, PublicInfo, PublicKind};
 
 /// The object behind a handle, if this session may see it (`ObjectHandleInvalid` otherwise).

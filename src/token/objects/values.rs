@@ -139,6 +139,8 @@ fn key(k: &KeyObject, kind: CK_ATTRIBUTE_TYPE) -> Option<Vec<u8>> {
         CKA_NEVER_EXTRACTABLE => Some(a::boolean(local && !k.meta.extractable)),
         CKA_ALWAYS_AUTHENTICATE | CKA_WRAP_WITH_TRUSTED => Some(a::boolean(false)),
         CKA_ALLOWED_MECHANISMS => k.meta.allowed_mechanisms.as_deref().map(a::mechanisms),
+        crate::vendor::CKA_SCHSM_KEY_ID => Some(vec![k.key_id]),
+        crate::vendor::CKA_SCHSM_ALGORITHM_LIST => k.desc.alg_reference.clone(),
         CKA_DECRYPT => flag(KeyUsage::DECRYPT),
         CKA_SIGN => flag(KeyUsage::SIGN | KeyUsage::NON_REPUDIATION),
         CKA_SIGN_RECOVER => flag(KeyUsage::SIGN_RECOVER),
@@ -225,7 +227,10 @@ fn data(d: &DataObject, kind: CK_ATTRIBUTE_TYPE) -> Option<Vec<u8>> {
 }
 
 fn dkek(d: &DkekObject, kind: CK_ATTRIBUTE_TYPE) -> Option<Vec<u8>> {
-    if let Some(v) = common_key("DKEK", &[], CKK_AES, kind, false) {
+    // CKK_GENERIC_SECRET: the DKEK only wraps and unwraps (no CKA_ENCRYPT); CKA_ID and
+    // CKA_CHECK_VALUE are the device's 8-byte KCV (SHA-256 of the DKEK, PROTOCOL.md §8.1), the
+    // value every DKEK tool shows, not PKCS#11's 3-byte encryption of zeros.
+    if let Some(v) = common_key("DKEK", &d.kcv, CKK_GENERIC_SECRET, kind, false) {
         return Some(v);
     }
     Some(match kind {

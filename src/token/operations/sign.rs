@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::keycheck::{self, Function};
 use super::{params, Part};
-use crate::card::algorithm::{CipherAlgorithm, SignAlgorithm};
+use crate::card::algorithm::{CipherAlgorithm, Hash as CardHash, SignAlgorithm};
 use crate::card::crypto_ops::ecdsa_der_to_raw;
 use crate::token::api::{Mechanism, Output};
 use crate::token::card_error::CardOp;
@@ -48,6 +48,14 @@ pub enum How {
     RsaPss { k: usize, hash: HashAlg },
     /// CIPHER SYMMETRIC 18.
     Cmac,
+    /// The card hashes: the whole message with P2 71–75 / 31–35 / 41–45, for keys whose
+    /// algorithm list (algReference) has that id but not the host-hash one (70 / 20 / 40), as
+    /// Smart Card Shell makes them (`73 92`). `field_bytes` is `Some` for ECDSA (r‖s output).
+    CardHash {
+        alg: SignAlgorithm,
+        out: usize,
+        field_bytes: Option<usize>,
+    },
 }
 
 impl How {
@@ -57,7 +65,27 @@ impl How {
             How::Ecdsa { field_bytes, .. } => 2 * field_bytes,
             How::RsaPkcs1 { k, .. } | How::RsaRaw { k } | How::RsaPss { k, .. } => k,
             How::Cmac => CMAC_LEN,
+            How::CardHash { out, .. } => out,
         }
+    }
+
+    /// The card-hashing form of a hash-and-sign mechanism, when the key's algorithm list
+    /// demands it: the list lacks the host-hash id (`host_p2`) and has the hashing one.
+    fn card_hash(key: &KeyInfo, hash: Option<HashAlg>, host_p2: u8) -> Option<SignAlgorithm> {
+        let list = key.description.as_ref()?.alg_reference.as_ref()?;
+        let h = match hash? {
+            HashAlg::Sha1 => CardHash::Sha1,
+            HashAlg::Sha224 => CardHash::Sha224,
+            HashAlg::Sha256 => CardHash::Sha256,
+            HashAlg::Sha384 => CardHash::Sha384,
+            HashAlg::Sha512 => CardHash::Sha512,
+        };
+        let alg = match host_p2 {
+            0x70 => SignAlgorithm::Ecdsa(h),
+            0x40 => SignAlgorithm::RsaPss(h),
+            _ => SignAlgorithm::RsaPkcs1(h),
+        };
+        (!list.contains(&host_p2) && list.contains(&alg.p2())).then_some(alg)
     }
 
     /// How `spec` signs with `key` (parameters checked).
@@ -68,6 +96,13 @@ impl How {
             Family::Ec => {
                 keycheck::no_param(mechanism)?;
                 let field_bytes = keycheck::field_bytes(key);
+                if let Some(alg) = How::card_hash(key, spec.hash, 0x70) {
+                    return Ok(How::CardHash {
+                        alg,
+                        out: 2 * field_bytes,
+                        field_bytes: Some(field_bytes),
+                    });
+                }
                 How::Ecdsa {
                     field_bytes,
                     order_bytes: key.curve.map_or(field_bytes, order_bytes),
@@ -81,6 +116,13 @@ impl How {
                 if em_len < 2 * hash.len() + 2 {
                     return Err(Error::KeySizeRange);
                 }
+                if let Some(alg) = How::card_hash(key, spec.hash, 0x40) {
+                    return Ok(How::CardHash {
+                        alg,
+                        out: k,
+                        field_bytes: None,
+                    });
+                }
                 How::RsaPss { k, hash }
             }
             Family::Rsa if spec.kind == CKM_RSA_X_509 => {
@@ -89,6 +131,13 @@ impl How {
             }
             Family::Rsa => {
                 keycheck::no_param(mechanism)?;
+                if let Some(alg) = How::card_hash(key, spec.hash, 0x20) {
+                    return Ok(How::CardHash {
+                        alg,
+                        out: k,
+                        field_bytes: None,
+                    });
+                }
                 How::RsaPkcs1 { k, hash: spec.hash }
             }
             Family::Aes if spec.kind == CKM_AES_CMAC => {
@@ -166,11 +215,22 @@ impl SignOp {
         let key = keycheck::key(s, handle, spec, Function::Sign)?;
         let how = How::of(mechanism, &key)?;
         let key_id = keycheck::card_key(s, &key)?;
+        if let How::CardHash { alg, .. } = how {
+            log::info!(
+                "key {key_id}: its algorithm list has {:02X} but not the host-hash form: the card \
+                 hashes the whole message",
+                alg.p2()
+            );
+        }
         Ok(SignOp {
             key_id,
             how,
-            // Hashing mechanisms hash on the host; the others sign the caller's data.
-            input: Input::new(spec.hash),
+            // Hashing mechanisms hash on the host (unless the card must); the others sign the
+            // caller's data.
+            input: match how {
+                How::CardHash { .. } => Input::new(None),
+                _ => Input::new(spec.hash),
+            },
         })
     }
 
@@ -216,6 +276,25 @@ pub fn card_sign(s: &SessionRef, id: u8, how: How, message: &[u8]) -> Result<Vec
                 return Err(Error::DataLenRange);
             }
             rsa(s, id, SignAlgorithm::RsaPssHashed, message, k)
+        }
+        How::CardHash {
+            alg,
+            out,
+            field_bytes,
+        } => {
+            // The whole message goes in one command: it must fit one APDU of the device.
+            if message.len() > max_cipher_input(s) {
+                return Err(Error::DataLenRange);
+            }
+            let sig = s.with_card(CardOp::Sign, |d| d.sign(id, alg, message))?;
+            match field_bytes {
+                Some(f) => ecdsa_der_to_raw(&sig, f).map_err(|e| {
+                    log::warn!("ECDSA answer of the card: {e}");
+                    Error::DeviceError
+                }),
+                None if sig.len() > out => Err(Error::DeviceError),
+                None => Ok(left_pad(&sig, out)),
+            }
         }
         How::Cmac => {
             if message.len() > max_cipher_input(s) {

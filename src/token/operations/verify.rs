@@ -99,6 +99,8 @@ impl VerifyOp {
             How::Cmac => Verifier::Cmac {
                 key_id: keycheck::card_key(s, &key)?,
             },
+            // Only private keys (with a description) sign on the card's hash.
+            How::CardHash { .. } => return Err(Error::KeyFunctionNotPermitted),
         };
         Ok(VerifyOp {
             verifier,
