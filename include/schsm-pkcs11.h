@@ -15,5 +15,8 @@
 #define CKA_SCHSM_KEY_ID 0xD3480001UL
 /* The card algorithm ids (P2 values, e.g. 73 92) kept in the key's PRKD algReference. */
 #define CKA_SCHSM_ALGORITHM_LIST 0xD3480002UL
+/* Key domain (fw >= 3.0), one byte: of a DKEK object; in a key generation template, the
+ * domain the new key goes into (GENERATE tag 92). */
+#define CKA_SCHSM_KEY_DOMAIN 0xD3480003UL
 
 #endif /* SCHSM_PKCS11_H */

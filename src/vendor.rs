@@ -20,6 +20,10 @@ pub const CKA_SCHSM_KEY_ID: CK_ATTRIBUTE_TYPE = 0xD348_0001;
 /// The card algorithm ids (the P2 values of SIGN/DECIPHER/WRAP, e.g. `73 92`) a key is
 /// restricted to, as kept in its PRKD's algReference; absent when unrestricted (read-only).
 pub const CKA_SCHSM_ALGORITHM_LIST: CK_ATTRIBUTE_TYPE = 0xD348_0002;
+/// The key domain (fw >= 3.0, PROTOCOL.md §8.7), one byte: on a DKEK object the domain whose
+/// DKEK it is; in the private (or secret) key template of C_GenerateKeyPair / C_GenerateKey the
+/// domain the new key goes into (GAKP / GSK tag 92). Absent on keys whose domain is unknown.
+pub const CKA_SCHSM_KEY_DOMAIN: CK_ATTRIBUTE_TYPE = 0xD348_0003;
 
 /// Every constant with its name, as build.rs and tests compare them with the header.
 // CK_ULONG is u32 on some targets: the casts are needed there.
@@ -29,6 +33,7 @@ pub const ALL: &[(&str, u64)] = &[
     ("CKM_SCHSM_PKCS8_IMPORT", CKM_SCHSM_PKCS8_IMPORT as u64),
     ("CKA_SCHSM_KEY_ID", CKA_SCHSM_KEY_ID as u64),
     ("CKA_SCHSM_ALGORITHM_LIST", CKA_SCHSM_ALGORITHM_LIST as u64),
+    ("CKA_SCHSM_KEY_DOMAIN", CKA_SCHSM_KEY_DOMAIN as u64),
 ];
 
 /// Build metadata from build.rs: crate version and git id (`unknown` outside a checkout).

@@ -137,9 +137,14 @@ fn keys_found_by_class_label_and_id_with_their_attributes() {
         session_ref(s).unwrap().key(0xDEAD).err(),
         Some(Error::KeyHandleInvalid)
     );
-    // Keys are listed without login, as OpenSC does on this card.
+    // Private keys are out of reach until the user logs in (PKCS#11 2.40 §4.4; OpenSC too).
     api::logout(s).unwrap();
-    assert_eq!(find(s, &[class(CKO_PRIVATE_KEY)]), [h.private]);
+    assert!(find(s, &[class(CKO_PRIVATE_KEY)]).is_empty());
+    assert_eq!(
+        api::get_attributes(s, h.private, &[CKA_LABEL]).err(),
+        Some(Error::ObjectHandleInvalid)
+    );
+    assert_eq!(find(s, &[class(CKO_PUBLIC_KEY)]), [public]);
 }
 
 #[test]
@@ -147,6 +152,7 @@ fn another_process_key_is_seen_by_a_new_session() {
     let env = Env::new(&[HSM]);
     let slot = env.slots()[0];
     let s1 = env.session(slot, false);
+    api::login(s1, CKU_USER, Some(PIN)).unwrap();
     assert!(find(s1, &[class(CKO_PRIVATE_KEY)]).is_empty());
     let mut other = env.device(0);
     rsa_key_elsewhere(&mut other, "rsa key", &[0x52]);
@@ -172,6 +178,7 @@ fn sensitive_parts_are_refused() {
     let mut other = env.device(0);
     rsa_key_elsewhere(&mut other, "rsa", &[1]);
     let s = env.session(env.slots()[0], false);
+    api::login(s, CKU_USER, Some(PIN)).unwrap();
     let k = find(s, &[class(CKO_PRIVATE_KEY)])[0];
     let a = api::get_attributes(s, k, &[CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_MODULUS]).unwrap();
     assert_eq!(a[0], AttributeValue::Sensitive);
@@ -210,6 +217,7 @@ fn set_label_and_id_rewrite_the_description() {
     assert_eq!(get(s, h.public.unwrap(), CKA_LABEL), b"after");
     env.reinitialize();
     let s = env.session(env.slots()[0], false);
+    api::login(s, CKU_USER, Some(PIN)).unwrap();
     let found = find(s, &[attr(CKA_LABEL, "after"), class(CKO_PRIVATE_KEY)]);
     assert_eq!(found.len(), 1);
     assert_eq!(get(s, found[0], CKA_ID), [1, 2, 3]);
@@ -404,15 +412,21 @@ fn destroying_a_key_deletes_its_files() {
     let mut dev = env.device(0);
     let id = dev.key_ids().unwrap()[0];
     api::destroy_object(s, h.private).unwrap();
-    assert!(find(s, &[]).is_empty());
+    // The public key is an object of its own: it stays until destroyed (pkcs11-tool --test-ec
+    // destroys the private key first, then the public key).
+    let public = h.public.unwrap();
+    assert_eq!(find(s, &[]), [public]);
     let fids = dev.enumerate().unwrap();
-    for f in [Fid::key(id), Fid::prkd(id), Fid::ee_certificate(id)] {
+    for f in [Fid::key(id), Fid::prkd(id)] {
         assert!(!fids.contains(&f), "{f} still there");
     }
     assert_eq!(
         api::destroy_object(s, h.private).err(),
         Some(Error::ObjectHandleInvalid)
     );
+    api::destroy_object(s, public).unwrap();
+    assert!(find(s, &[]).is_empty());
+    assert!(!dev.enumerate().unwrap().contains(&Fid::ee_certificate(id)));
     // A new key may reuse the key id, never the handle.
     let again = ec_key_through_contract(s, "new");
     assert!(again.private > h.public.unwrap());

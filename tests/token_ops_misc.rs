@@ -173,7 +173,7 @@ fn random_numbers_come_from_the_card_in_chunks() {
 }
 
 #[test]
-fn card_operations_need_the_user_and_wrapping_is_not_there_yet() {
+fn card_operations_need_the_user_and_foreign_wrap_mechanisms_are_refused() {
     let env = Env::new(&[HSM]);
     let s = env.user_session();
     let (public, private) = ec_pair(s, "secp256r1", &[]).unwrap();

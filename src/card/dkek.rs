@@ -143,6 +143,18 @@ impl DkekStatus {
     }
 }
 
+/// What IMPORT DKEK SHARE's query form says about one key domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainDkek {
+    /// The domain has a DKEK (complete or with shares outstanding).
+    Dkek(DkekStatus),
+    /// 6A88: the domain exists but has no DKEK (none configured, or a domain not set up).
+    NoDkek,
+    /// 6A86: the index is beyond the configured number of key domains (pico: 6B00 beyond its
+    /// compile-time maximum). Domains are numbered from 0 without gaps, so nothing lies beyond.
+    NoSuchDomain,
+}
+
 impl Device {
     /// Queries the DKEK state of key domain 0 (`80 52 00 00 00`). A device initialized without
     /// DKEK answers `ReferencedDataNotFound` (6A88), older firmware `InsNotSupported` (6D00).
@@ -151,15 +163,42 @@ impl Device {
         DkekStatus::parse(&self.execute(&cmd)?)
     }
 
+    /// Queries the DKEK state of key domain `domain` (`80 52 00 <domain> 00`, fw >= 3.0 for
+    /// domains other than 0). Other errors (6D00 on firmware without DKEK, transport) are
+    /// returned as they are.
+    pub fn dkek_status_of(&mut self, domain: u8) -> Result<DomainDkek> {
+        let cmd = Command::new(0x80, 0x52, 0x00, domain).le(Le::Max);
+        match self.execute(&cmd) {
+            Ok(data) => DkekStatus::parse(&data).map(DomainDkek::Dkek),
+            Err(Error::ReferencedDataNotFound) => Ok(DomainDkek::NoDkek),
+            Err(Error::IncorrectP1P2 | Error::WrongParameters) => Ok(DomainDkek::NoSuchDomain),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Imports one DKEK share into key domain 0 (`80 52 00 00 20 <share> 00`).
     pub fn import_dkek_share(&mut self, share: &DkekShare) -> Result<DkekStatus> {
-        let mut cmd = Command::new(0x80, 0x52, 0x00, 0x00)
+        self.import_dkek_share_into(0, share)
+    }
+
+    /// Imports one DKEK share into key domain `domain` (`80 52 00 <domain> 20 <share> 00`).
+    pub fn import_dkek_share_into(&mut self, domain: u8, share: &DkekShare) -> Result<DkekStatus> {
+        let mut cmd = Command::new(0x80, 0x52, 0x00, domain)
             .data(share.expose().to_vec())
             .le(Le::Max)
             .sensitive();
         let r = self.execute(&cmd);
         zeroize::Zeroize::zeroize(&mut cmd.data);
         DkekStatus::parse(&r?)
+    }
+
+    /// Creates a DKEK-type key domain `domain` expecting `shares` shares (`80 52 01 <domain>
+    /// 01 <shares>`, fw >= 3.0, user PIN; 0 = the card makes a random DKEK) [PICO semantics].
+    pub fn create_key_domain(&mut self, domain: u8, shares: u8) -> Result<DkekStatus> {
+        let cmd = Command::new(0x80, 0x52, 0x01, domain)
+            .data(vec![shares])
+            .le(Le::Max);
+        DkekStatus::parse(&self.execute(&cmd)?)
     }
 }
 
@@ -232,5 +271,29 @@ mod tests {
         assert!(matches!(d.dkek_status(), Err(Error::Malformed(_))));
         m.assert_done();
         assert!(!format!("{share:?}").contains("11"));
+    }
+
+    #[test]
+    fn key_domain_queries() {
+        let (mut d, m) = mock_device(3, 5);
+        m.expect_hex("8052000100", "0100 1865C00831E73F7E 9000");
+        assert!(matches!(d.dkek_status_of(1), Ok(DomainDkek::Dkek(s)) if s.is_complete()));
+        m.expect_hex("8052000200", "6A88");
+        assert_eq!(d.dkek_status_of(2), Ok(DomainDkek::NoDkek));
+        m.expect_hex("8052000300", "6A86");
+        assert_eq!(d.dkek_status_of(3), Ok(DomainDkek::NoSuchDomain));
+        m.expect_hex("8052000400", "6B00");
+        assert_eq!(d.dkek_status_of(4), Ok(DomainDkek::NoSuchDomain));
+        m.expect_hex("8052000100", "6D00");
+        assert_eq!(d.dkek_status_of(1), Err(Error::InsNotSupported));
+        m.expect_hex("80520101010100", "0101 66687AADF862BD77 9000");
+        assert_eq!(d.create_key_domain(1, 1).unwrap().outstanding_shares, 1);
+        let mut apdu = vec![0x80, 0x52, 0, 1, 0x20];
+        apdu.extend_from_slice(&[0x22; 32]);
+        apdu.push(0);
+        m.expect(&apdu, &h("0100 630DCD2966C43366 9000"));
+        let share = DkekShare::new([0x22; 32]);
+        assert!(d.import_dkek_share_into(1, &share).unwrap().is_complete());
+        m.assert_done();
     }
 }

@@ -22,6 +22,7 @@ pub mod firmware;
 pub mod keys;
 pub mod pin;
 pub mod pkcs15;
+pub mod private_key;
 pub mod prkd;
 pub mod secret;
 pub mod shamir;

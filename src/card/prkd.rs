@@ -46,6 +46,11 @@ pub struct KeyDescription {
     /// key's CKA_ALLOWED_MECHANISMS here, on the card beside the key and inside every wrapped-key
     /// envelope (bug #168 shim); OpenSC parses the field as optional. `None` = unrestricted.
     pub alg_reference: Option<Vec<u8>>,
+    /// `subjectName` of CommonPrivateKeyAttributes ([0] of an RSA/EC description): what an
+    /// application set as CKA_SUBJECT, kept byte for byte as the contents of a SEQUENCE, the way
+    /// OpenSC encodes and reads it (applications are not always careful to give a valid DER
+    /// Name, and must get back what they set). Never on AES descriptions.
+    pub subject: Option<Vec<u8>>,
 }
 
 impl KeyDescription {
@@ -70,6 +75,7 @@ impl KeyDescription {
             key_reference: Some(key_id),
             size_bits,
             alg_reference: None,
+            subject: None,
         }
     }
 
@@ -122,6 +128,16 @@ impl KeyDescription {
                 }
             }
         }
+        let subject = match kind {
+            KeyKind::Aes => None,
+            _ => match parts.iter().find(|t| t.tag == 0xA0) {
+                Some(private_attrs) => tlv::parse_all(private_attrs.value)?
+                    .iter()
+                    .find(|t| t.tag == 0x30)
+                    .map(|n| n.value.to_vec()),
+                None => None,
+            },
+        };
         let mut size_bits = size
             .and_then(|s| u16::try_from(s).ok())
             .ok_or_else(|| Error::malformed("key description without key size"))?;
@@ -136,6 +152,7 @@ impl KeyDescription {
             key_reference,
             size_bits,
             alg_reference,
+            subject,
         })
     }
 
@@ -160,9 +177,14 @@ impl KeyDescription {
                 tlv::encode(0xA1, &tlv::encode(0x30, &[path, size].concat()))
             }
         };
+        let private_attrs = match (&self.subject, self.kind) {
+            (Some(name), KeyKind::Rsa | KeyKind::Ec) => tlv::encode(0xA0, &tlv::encode(0x30, name)),
+            _ => Vec::new(),
+        };
         let body = [
             self.common.encode(),
             tlv::encode(0x30, &key_attrs),
+            private_attrs,
             type_attrs,
         ]
         .concat();
@@ -187,6 +209,22 @@ fn decode_alg_reference(value: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subject_name_round_trips_and_stays_off_aes() {
+        let name = h("3011310F300D06035504030C066D792D6B6579"); // CN=my-key
+        let mut d = KeyDescription::opensc(KeyKind::Ec, "k", &[1], 0, 1, 256);
+        d.subject = Some(name.clone());
+        let back = KeyDescription::decode(&d.encode()).unwrap();
+        assert_eq!(back.subject, Some(name.clone()));
+        assert_eq!(back, d);
+        // Whatever an application sets comes back unchanged, valid DER or not.
+        d.subject = Some(b"This won't be used in the cert".to_vec());
+        assert_eq!(KeyDescription::decode(&d.encode()).unwrap(), d);
+        let mut aes = KeyDescription::opensc(KeyKind::Aes, "a", &[2], 0, 2, 256);
+        aes.subject = Some(name);
+        assert_eq!(KeyDescription::decode(&aes.encode()).unwrap().subject, None);
+    }
 
     fn h(s: &str) -> Vec<u8> {
         crate::transport::mock::from_hex(s)

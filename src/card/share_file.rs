@@ -24,6 +24,21 @@ pub fn evp_bytes_to_key_md5(
     salt: &[u8; 8],
     iterations: u32,
 ) -> Result<(SecretArray<32>, SecretArray<16>)> {
+    evp_bytes_to_key_md5_with_progress(password, salt, iterations, &mut |_, _| {})
+}
+
+/// Rounds done and rounds in total of the share-file KDF (3 × iterations), reported about
+/// every 65 536 rounds: tools show a progress bar for the 30 million MD5 rounds of a default
+/// share file.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// [`evp_bytes_to_key_md5`] reporting its progress.
+pub fn evp_bytes_to_key_md5_with_progress(
+    password: &[u8],
+    salt: &[u8; 8],
+    iterations: u32,
+    progress: Progress<'_>,
+) -> Result<(SecretArray<32>, SecretArray<16>)> {
     if iterations == 0 {
         return Err(Error::InvalidArgument("iteration count 0".into()));
     }
@@ -37,9 +52,15 @@ pub fn evp_bytes_to_key_md5(
         h.update(password);
         h.update(salt);
         let mut d: [u8; 16] = h.finalize().into();
-        for _ in 1..iterations {
+        let done = (material.len() / 16) as u64 * u64::from(iterations);
+        let total = 3 * u64::from(iterations);
+        for i in 1..iterations {
             d = Md5::digest(d).into();
+            if i & 0xFFFF == 0 {
+                progress(done + u64::from(i), total);
+            }
         }
+        progress(done + u64::from(iterations), total);
         let mut joined = material.expose().to_vec();
         joined.extend_from_slice(&d);
         material = SecretBytes::new(joined);
@@ -55,6 +76,16 @@ pub fn evp_bytes_to_key_md5(
 /// Decrypts a share file. A wrong password almost always shows as bad padding
 /// (`WrongPassword`); the share's KCV against the card is the final check.
 pub fn decrypt_share_file(file: &[u8], password: &[u8], iterations: u32) -> Result<DkekShare> {
+    decrypt_share_file_with_progress(file, password, iterations, &mut |_, _| {})
+}
+
+/// [`decrypt_share_file`] reporting the KDF's progress.
+pub fn decrypt_share_file_with_progress(
+    file: &[u8],
+    password: &[u8],
+    iterations: u32,
+    progress: Progress<'_>,
+) -> Result<DkekShare> {
     if file.len() != FILE_LEN || &file[..8] != MAGIC {
         return Err(Error::malformed(
             "not a DKEK share file (64 bytes starting with \"Salted__\")",
@@ -62,7 +93,7 @@ pub fn decrypt_share_file(file: &[u8], password: &[u8], iterations: u32) -> Resu
     }
     let mut salt = [0u8; 8];
     salt.copy_from_slice(&file[8..16]);
-    let (key, iv) = evp_bytes_to_key_md5(password, &salt, iterations)?;
+    let (key, iv) = evp_bytes_to_key_md5_with_progress(password, &salt, iterations, progress)?;
     let plain = crypto::aes256_cbc_decrypt_pkcs7(key.expose(), iv.expose(), &file[16..])
         .ok_or(Error::WrongPassword)?;
     if plain.len() != 32 {
@@ -79,7 +110,18 @@ pub fn encrypt_share_file(
     salt: &[u8; 8],
     iterations: u32,
 ) -> Result<Vec<u8>> {
-    let (key, iv) = evp_bytes_to_key_md5(password, salt, iterations)?;
+    encrypt_share_file_with_progress(share, password, salt, iterations, &mut |_, _| {})
+}
+
+/// [`encrypt_share_file`] reporting the KDF's progress.
+pub fn encrypt_share_file_with_progress(
+    share: &DkekShare,
+    password: &[u8],
+    salt: &[u8; 8],
+    iterations: u32,
+    progress: Progress<'_>,
+) -> Result<Vec<u8>> {
+    let (key, iv) = evp_bytes_to_key_md5_with_progress(password, salt, iterations, progress)?;
     let ct = crypto::aes256_cbc_encrypt(
         key.expose(),
         iv.expose(),
@@ -135,5 +177,9 @@ mod tests {
         assert!(decrypt_share_file(&file[..63], b"secret pw", 1000).is_err());
         assert!(decrypt_share_file(&[0; 64], b"secret pw", 1000).is_err());
         assert!(evp_bytes_to_key_md5(b"x", &[0; 8], 0).is_err());
+        let mut last = (0, 0);
+        evp_bytes_to_key_md5_with_progress(b"x", &[0; 8], 70_000, &mut |d, t| last = (d, t))
+            .unwrap();
+        assert_eq!(last, (210_000, 210_000));
     }
 }

@@ -107,7 +107,8 @@ fn password_from_split(path: &Path) -> Result<SecretBytes, String> {
     parse_split(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn parse_split(text: &str) -> Result<SecretBytes, String> {
+/// Parses the text of a password share file (also schsm-tool's `--pwd-shares-file`).
+pub fn parse_split(text: &str) -> Result<SecretBytes, String> {
     let number = |s: &str| {
         let s = s.trim_start_matches("0x");
         u64::from_str_radix(s, 16).map_err(|_| "a number is not hex of at most 64 bits".to_string())

@@ -11,6 +11,7 @@
 //! | `library.rs`, `logger.rs` | process-global state (C_Initialize/C_Finalize, fork), the logger |
 //! | `slot.rs`, `slots.rs`, `token_info.rs` | slots (readers, simulated devices), presence, token info |
 //! | `token_state.rs` | one inserted card: its `card::Device`, caches, login state |
+//! | `info_store.rs` | serial and label shared between processes while the card stays inserted |
 //! | `session.rs`, `sessions.rs`, `login.rs`, `admin.rs` | sessions, login/logout, C_InitToken/InitPIN/SetPIN |
 //! | `objects/`, `find.rs` | the object model, the attribute table, loading/building, create/destroy/set, find |
 //! | `mechanisms.rs`, `operations.rs`, `keygen.rs`, `crypto/` | the crypto helper's part |
@@ -30,6 +31,10 @@
 //!   marks the token gone (`DeviceRemoved`). Keep the closure to one APDU sequence. Do not call
 //!   `with_card` again from inside the closure (the lock is not re-entrant); do not call
 //!   `SessionRef::key` or any other `SessionRef` method from inside it either.
+//! - `s.with_card_one_apdu(CardOp::Sign, |dev| dev.sign(..))`: the same for a closure that sends
+//!   exactly ONE APDU (SIGN, DECIPHER), without a PC/SC transaction (other processes signing at
+//!   the same time are not held up by pcsc-lite's 100 ms lock poll; see `Token::with_card_one_apdu`).
+//!   The closure may run more than once (retried while another process holds a transaction).
 //! - `s.login_state()` → [`token_state::LoginState`] (`Public`, `User`, `So`), token-wide;
 //!   `s.require_user()` → `Err(UserNotLoggedIn)` unless the user is logged in;
 //!   `s.require_rw()` → `Err(SessionReadOnly)` for a read-only session.
@@ -46,10 +51,11 @@
 //! **Keys behind handles.** `s.key(handle)` → [`objects::KeyInfo`] (error `KeyHandleInvalid`
 //! when the handle is no key or is not visible; remap it to `WrappingKeyHandleInvalid` etc.
 //! as needed). It loads the public part (CExx) if that was not read yet, so call it *before*
-//! `with_card`. `KeyInfo` has: `handle`, `class` (CKO_PRIVATE_KEY / CKO_PUBLIC_KEY /
+//! `with_card`. (Signing uses `objects::keys::key_info_for_signing`, which does not: the
+//! description gives all a signature needs, and a fresh process saves one APDU per key.) `KeyInfo` has: `handle`, `class` (CKO_PRIVATE_KEY / CKO_PUBLIC_KEY /
 //! CKO_SECRET_KEY), `key_type` (CKK_RSA / CKK_EC / CKK_AES), `key_id: Option<u8>` (the card's
 //! key id of CCxx; `None` for session public keys and the DKEK object), `dkek: bool` (the
-//! virtual DKEK secret-key object, `Identity::Dkek`), `bits` (RSA modulus bits, EC field bits,
+//! virtual DKEK secret-key object, `Identity::Dkek(domain)`), `bits` (RSA modulus bits, EC field bits,
 //! AES key bits), `curve: Option<&'static Curve>`, `public: Option<PublicInfo>` (RSA modulus +
 //! exponent or EC point `04‖X‖Y`, plus the SPKI), `usage` (`KeyUsage` bits from the PKCS#15
 //! description, or for public keys the usage of the matching private key turned around:
@@ -60,9 +66,11 @@
 //! etc. (the boolean usage attributes as C_GetAttributeValue reports them, also in
 //! `info.flags`) and `info.allows_mechanism(m)` (CKA_ALLOWED_MECHANISMS).
 //!
-//! The DKEK object (`Identity::Dkek`, CKO_SECRET_KEY, CKK_GENERIC_SECRET, label "DKEK",
-//! CKA_ID and CKA_CHECK_VALUE = the 8-byte KCV, CKA_WRAP and CKA_UNWRAP true) is listed when
-//! IMPORT DKEK SHARE without data says the DKEK is complete (no share outstanding).
+//! The DKEK objects (`Identity::Dkek(domain)`, CKO_SECRET_KEY, CKK_GENERIC_SECRET, label
+//! "DKEK" for key domain 0, "DKEK <n>" for domain n, CKA_ID and CKA_CHECK_VALUE = the 8-byte
+//! KCV, CKA_SCHSM_KEY_DOMAIN = n, CKA_WRAP and CKA_UNWRAP true): one per key domain whose DKEK
+//! IMPORT DKEK SHARE without data says is complete (no share outstanding); domains other than
+//! 0 are asked for on firmware with key domains only (`objects/dkek_objects.rs`).
 //!
 //! **New keys (after GENERATE ASYMMETRIC/SYMMETRIC KEY, UNWRAP, DERIVE).** Inside the same
 //! `with_card` closure as the key command, write the host files with
@@ -104,6 +112,7 @@ pub mod crypto;
 pub mod dkek_holder;
 pub mod error;
 pub mod find;
+pub mod info_store;
 pub mod keygen;
 pub mod library;
 pub mod logger;

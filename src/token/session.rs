@@ -142,6 +142,16 @@ impl SessionRef {
         self.token().with_card(op, f)
     }
 
+    /// Runs `f`, which sends exactly one APDU, on this session's card without a PC/SC
+    /// transaction; see `Token::with_card_one_apdu`.
+    pub fn with_card_one_apdu<T>(
+        &self,
+        op: CardOp,
+        f: impl Fn(&mut Device) -> card::Result<T>,
+    ) -> Result<T> {
+        self.token().with_card_one_apdu(op, f)
+    }
+
     /// The session's operation states.
     pub fn with_operations<T>(&self, f: impl FnOnce(&mut Operations) -> T) -> T {
         f(&mut self.session.operations.lock())
@@ -163,8 +173,8 @@ impl SessionRef {
         objects::create::create_session_object(self, template)
     }
 
-    /// Whether this session may see an object marked CKA_PRIVATE (keys are always visible,
-    /// as in OpenSC; other private objects only to the logged-in user).
+    /// Whether this session may see objects marked CKA_PRIVATE (PKCS#11 2.40 §4.4: only once
+    /// the user is logged in).
     pub fn sees_private(&self) -> bool {
         self.login_state() == LoginState::User
     }

@@ -1,10 +1,14 @@
 //! CK_SLOT_INFO and CK_TOKEN_INFO, cheap after the first look at a card.
 //!
 //! The first C_GetTokenInfo of an insertion reads EF 2F02 (serial), EF 2F03 (label) and the
-//! PIN states (VERIFY 81 and 88 without data): four APDUs, then nothing more while the card
+//! user PIN state (VERIFY 81 without data): three APDUs, then nothing more while the card
 //! stays in the reader. Our own PIN operations update the cached PIN states from their status
 //! words; C_InitToken empties the cache. PIN attempts made by other processes are not seen
 //! until the card is re-inserted (the price of not sending APDUs per C_GetTokenInfo).
+//!
+//! The SO-PIN state is not asked for (one APDU per process saved, as sc-hsm-embedded does):
+//! the CKF_SO_PIN_* flags show what this process's own SO logins met (a wrong SO-PIN sets
+//! COUNT_LOW, a blocked one LOCKED), and are clear before the first SO login.
 
 use cryptoki_sys::*;
 
@@ -51,16 +55,25 @@ impl InfoCache {
     }
 
     fn complete(&self) -> bool {
-        self.serial.is_some() && self.label.is_some() && self.pin.is_some() && self.so_pin.is_some()
+        self.serial.is_some() && self.label.is_some() && self.pin.is_some()
     }
 }
 
 /// Fills what the cache lacks (one card transaction), without holding a cache lock meanwhile.
 pub fn ensure_info(token: &Token) -> Result<InfoCache> {
-    let cached = token.info.read().clone();
+    let mut cached = token.info.read().clone();
     if cached.complete() {
         return Ok(cached);
     }
+    // Serial and label as another process of this insertion read them (no APDU).
+    let shared = token.insertion.as_deref();
+    if cached.serial.is_none() || cached.label.is_none() {
+        if let Some((serial, label)) = shared.and_then(super::info_store::load) {
+            cached.serial.get_or_insert(serial);
+            cached.label.get_or_insert(label);
+        }
+    }
+    let from_card = cached.serial.is_none() || cached.label.is_none();
     let fresh = token.with_card(CardOp::Read, |dev| {
         let serial = match &cached.serial {
             Some(s) => s.clone(),
@@ -89,19 +102,17 @@ pub fn ensure_info(token: &Token) -> Result<InfoCache> {
             Some(p) => p,
             None => dev.pin_status()?,
         };
-        let so_pin = match cached.so_pin {
-            Some(p) => p,
-            None => dev.so_pin_status()?,
-        };
-        Ok((serial, label, pin, so_pin))
+        Ok((serial, label, pin))
     })?;
+    if let (Some(id), true) = (shared, from_card) {
+        super::info_store::save(id, &fresh.0, &fresh.1);
+    }
     let mut info = token.info.write();
     info.serial.get_or_insert(fresh.0);
     info.label.get_or_insert(fresh.1);
     if info.pin.is_none() {
         info.set_pin(fresh.2);
     }
-    info.so_pin.get_or_insert(fresh.3);
     Ok(info.clone())
 }
 

@@ -46,6 +46,9 @@ pub struct Token {
     so_pin: Mutex<Option<SoPin>>,
     pub info: RwLock<InfoCache>,
     pub objects: RwLock<ObjectStore>,
+    /// This insertion's name for sharing serial and label with other processes
+    /// (`info_store.rs`); `None` when the transport cannot tell one.
+    pub insertion: Option<String>,
     /// The library's object handle counter (handles are unique across tokens).
     handles: Arc<AtomicU64>,
 }
@@ -54,9 +57,10 @@ impl Token {
     pub fn new(
         slot_id: CK_SLOT_ID,
         simulated: bool,
-        device: Device,
+        mut device: Device,
         handles: Arc<AtomicU64>,
     ) -> Token {
+        let insertion = device.transport_mut().insertion_id();
         Token {
             slot_id,
             simulated,
@@ -67,6 +71,7 @@ impl Token {
             so_pin: Mutex::new(None),
             info: RwLock::new(InfoCache::default()),
             objects: RwLock::new(ObjectStore::default()),
+            insertion,
             handles,
         }
     }
@@ -83,7 +88,50 @@ impl Token {
             return Err(Error::DeviceRemoved);
         }
         let mut dev = self.device.lock();
-        match dev.transaction(f) {
+        let result = dev.transaction(f);
+        self.settle(&mut dev, result, op)
+    }
+
+    /// Like [`Token::with_card`] for a closure that sends exactly ONE APDU (SIGN, DECIPHER),
+    /// but without a PC/SC transaction: pcscd runs one APDU atomically anyway, and a
+    /// transaction per signature makes a second process that signs at the same time wait for
+    /// pcsc-lite's lock poll (100 ms per try; measured: two processes got about 60 % of one
+    /// process's rate). While another process holds a transaction, pcscd refuses the APDU
+    /// (sharing violation): we retry after a short pause, and after a second fall back to a
+    /// transaction (which waits as long as it takes). The per-token lock is still held, so
+    /// our own threads never interleave inside each other's operations.
+    pub fn with_card_one_apdu<T>(
+        &self,
+        op: CardOp,
+        f: impl Fn(&mut Device) -> card::Result<T>,
+    ) -> Result<T> {
+        if self.is_removed() {
+            return Err(Error::DeviceRemoved);
+        }
+        let mut dev = self.device.lock();
+        let mut pause = std::time::Duration::from_micros(200);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            match f(&mut dev) {
+                Err(card::Error::Transport(TransportError::SharingViolation))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(10));
+                }
+                Err(card::Error::Transport(TransportError::SharingViolation)) => {
+                    let result = dev.transaction(&f);
+                    return self.settle(&mut dev, result, op);
+                }
+                result => return self.settle(&mut dev, result, op),
+            }
+        }
+    }
+
+    /// The common end of a card operation: a card that went away marks the token removed; a
+    /// reset card clears the login state and is selected again; errors get the context `op`.
+    fn settle<T>(&self, dev: &mut Device, result: card::Result<T>, op: CardOp) -> Result<T> {
+        match result {
             Ok(v) => Ok(v),
             Err(e) => {
                 if is_removal(&e) {
@@ -95,7 +143,19 @@ impl Token {
                         let _ = dev.select_applet();
                     }
                 }
-                Err(map_card_error(e, op))
+                let mapped = map_card_error(e, op);
+                if mapped == Error::UserNotLoggedIn && self.login_state() == LoginState::User {
+                    // The PIN state is the card's, shared by every application: another one
+                    // logged out (SELECT) or reset the card. Say so, so the application can
+                    // C_Login again (it would get CKR_USER_ALREADY_LOGGED_IN otherwise).
+                    log::info!(
+                        "slot {}: the card no longer has the user PIN verified (another \
+                         application logged out); logged out here too",
+                        self.slot_id
+                    );
+                    self.forget_login();
+                }
+                Err(mapped)
             }
         }
     }
@@ -190,5 +250,8 @@ impl Token {
     pub fn clear_caches(&self) {
         *self.info.write() = InfoCache::default();
         *self.objects.write() = ObjectStore::default();
+        if let Some(id) = &self.insertion {
+            super::info_store::forget(id);
+        }
     }
 }

@@ -41,6 +41,14 @@ pub trait Transport: Send {
     /// verified PINs — is lost.
     fn reset(&mut self) -> Result<(), TransportError>;
 
+    /// A name for the current insertion of the card, the same in every process and different
+    /// after the card was removed or the PC/SC service restarted: the key under which facts
+    /// that cannot change while the card stays in (serial, label) are shared between
+    /// processes (`token/info_store.rs`). `None`: not known, nothing is shared.
+    fn insertion_id(&mut self) -> Option<String> {
+        None
+    }
+
     /// The largest command APDU the reader can carry, when it is known to be smaller than what
     /// any card takes (e.g. 1014 on Reiner SCT readers). `None`: no reader limit known.
     fn max_apdu_len(&self) -> Option<usize> {

@@ -30,6 +30,9 @@ pub struct PcscTransport {
     reader: CString,
     name: String,
     conn: Connection,
+    /// The response buffer, kept between APDUs (allocating and zeroing 64 KiB per APDU was a
+    /// measurable part of a C_Sign); the part a response used is wiped after each APDU.
+    buf: Vec<u8>,
 }
 
 impl PcscTransport {
@@ -49,6 +52,7 @@ impl PcscTransport {
             reader: creader,
             name: reader.to_string(),
             conn: Connection::new(card),
+            buf: vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED],
         })
     }
 
@@ -66,14 +70,13 @@ impl Transport for PcscTransport {
     }
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-        let result = self
-            .conn
-            .card()
-            .transmit(command, &mut buf)
-            .map(|r| r.to_vec());
-        // Responses may carry plaintext (DECIPHER, GET CHALLENGE for shares).
-        zeroize::Zeroize::zeroize(&mut buf);
+        let buf = &mut self.buf;
+        let result = self.conn.card().transmit(command, buf).map(|r| r.to_vec());
+        // Responses may carry plaintext (DECIPHER, GET CHALLENGE for shares). Only the response
+        // was written into the buffer: wiping all 64 KiB per APDU cost more CPU than the rest
+        // of a C_Sign (benchmark, docs/benchmarks.md).
+        let used = result.as_ref().map_or(buf.len(), Vec::len);
+        zeroize::Zeroize::zeroize(&mut buf[..used]);
         match result {
             Ok(r) if r.len() >= 2 => Ok(r),
             Ok(r) => Err(TransportError::InvalidResponse(format!(
@@ -127,6 +130,31 @@ impl Transport for PcscTransport {
             .map_err(map_error)
     }
 
+    /// Reader name, ATR, the reader's card event counter (pcsc-lite counts insertions and
+    /// removals per reader) and the identity of the running pcscd (its socket's inode and
+    /// change time: the counter restarts with the service) and of the boot.
+    fn insertion_id(&mut self) -> Option<String> {
+        let mut states = [pcsc::ReaderState::new(
+            self.reader.clone(),
+            pcsc::State::UNAWARE,
+        )];
+        self.ctx
+            .get_status_change(Duration::ZERO, &mut states)
+            .ok()?;
+        if !states[0].event_state().contains(pcsc::State::PRESENT) {
+            return None;
+        }
+        let events = states[0].event_count();
+        let atr: String = self
+            .atr()
+            .ok()?
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        let service = service_identity()?;
+        Some(format!("{}|{atr}|{events}|{service}", self.name))
+    }
+
     fn max_apdu_len(&self) -> Option<usize> {
         // Reiner SCT readers carry at most 1014-byte APDUs (PROTOCOL.md §1.3, OpenSC #2514).
         let n = self.name.to_ascii_lowercase();
@@ -141,6 +169,30 @@ impl std::fmt::Debug for PcscTransport {
 }
 
 /// Maps PC/SC errors to what a caller can act on.
+/// Which pcscd (and boot) we talk to, for [`PcscTransport::insertion_id`]; `None` where it
+/// cannot be told (not pcsc-lite, socket elsewhere): then nothing is shared between processes.
+#[cfg(unix)]
+fn service_identity() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let socket =
+        std::env::var_os("PCSCLITE_CSOCK_NAME").unwrap_or_else(|| "/run/pcscd/pcscd.comm".into());
+    let m = std::fs::metadata(socket).ok()?;
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    Some(format!(
+        "{}:{}:{}.{}|{}",
+        m.dev(),
+        m.ino(),
+        m.ctime(),
+        m.ctime_nsec(),
+        boot.trim()
+    ))
+}
+
+#[cfg(not(unix))]
+fn service_identity() -> Option<String> {
+    None
+}
+
 pub fn map_error(e: pcsc::Error) -> TransportError {
     use pcsc::Error as E;
     match e {

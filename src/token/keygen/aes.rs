@@ -58,7 +58,7 @@ pub fn generate_key(
             request.extractable,
         ),
         use_counter: None,
-        key_domain: None,
+        key_domain: template::key_domain(&request, &profile)?,
     };
     let bits = (len * 8) as u16;
     let new_key = s.with_card(CardOp::KeyGen, |dev| {

@@ -89,6 +89,7 @@ pub fn generate_key_pair(
     s.require_user()?;
 
     let mut params = KeyGenParams::new(spec, &s.serial()?);
+    params.key_domain = template::key_domain(&request, &profile)?;
     params.algorithms = algorithm_list(
         &profile,
         family,
@@ -96,9 +97,10 @@ pub fn generate_key_pair(
         request.extractable,
     );
     log::info!(
-        "generating {} key pair (algorithm list {:02X?})",
+        "generating {} key pair (algorithm list {:02X?}, key domain {:?})",
         describe(&params.spec),
-        params.algorithms
+        params.algorithms,
+        params.key_domain
     );
     let new_key = s.with_card(CardOp::KeyGen, |dev| generate(dev, &params, kind, &request))?;
     let key_id = new_key.key_id;

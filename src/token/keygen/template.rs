@@ -22,6 +22,8 @@ pub struct KeyRequest {
     pub usage: u32,
     pub extractable: bool,
     pub allowed_mechanisms: Option<Vec<CK_MECHANISM_TYPE>>,
+    /// CKA_SCHSM_KEY_DOMAIN of the private (or secret) key template: GENERATE tag 92.
+    pub key_domain: Option<u8>,
 }
 
 /// Checks the shape of every entry and that CKA_CLASS / CKA_KEY_TYPE, when given, say `class`
@@ -90,7 +92,31 @@ pub fn key_request(
         // Absent: the device default, exportable under the DKEK (as OpenSC's keys are).
         extractable: find_bool(private, CKA_EXTRACTABLE).unwrap_or(true),
         allowed_mechanisms: allowed,
+        key_domain: match find(private, crate::vendor::CKA_SCHSM_KEY_DOMAIN) {
+            None => None,
+            Some([d]) => Some(*d),
+            Some(_) => return Err(Error::AttributeValueInvalid),
+        },
     })
+}
+
+/// The key domain to send with GENERATE (tag 92): none for domain 0 (the card's default, and
+/// the only domain before firmware 3.0); another domain only on firmware with key domains.
+pub fn key_domain(
+    request: &KeyRequest,
+    profile: &crate::card::FirmwareProfile,
+) -> Result<Option<u8>> {
+    match request.key_domain {
+        None | Some(0) => Ok(None),
+        Some(d) if profile.key_domains => Ok(Some(d)),
+        Some(d) => {
+            log::info!(
+                "CKA_SCHSM_KEY_DOMAIN {d}: firmware {} has no key domains",
+                profile.version
+            );
+            Err(Error::AttributeValueInvalid)
+        }
+    }
 }
 
 /// The curve of CKA_EC_PARAMS: a named-curve OID, or explicit parameters (SEC 1
@@ -139,6 +165,27 @@ mod tests {
             kind,
             value: attr::boolean(v),
         }
+    }
+
+    #[test]
+    fn key_domain_from_the_template() {
+        use crate::card::{FirmwareProfile, FirmwareVersion};
+        let v3 = FirmwareProfile::for_version(FirmwareVersion::new(3, 5));
+        let v2 = FirmwareProfile::for_version(FirmwareVersion::new(2, 6));
+        let dom = |v: Vec<u8>| {
+            vec![Attribute {
+                kind: crate::vendor::CKA_SCHSM_KEY_DOMAIN,
+                value: v,
+            }]
+        };
+        let req = |t: &[Attribute]| key_request(t, &[], 0);
+        assert_eq!(req(&[]).unwrap().key_domain, None);
+        let one = req(&dom(vec![1])).unwrap();
+        assert_eq!(key_domain(&one, &v3), Ok(Some(1)));
+        assert_eq!(key_domain(&one, &v2), Err(Error::AttributeValueInvalid));
+        let zero = req(&dom(vec![0])).unwrap();
+        assert_eq!(key_domain(&zero, &v2), Ok(None), "domain 0 is the default");
+        assert!(req(&dom(vec![1, 2])).is_err());
     }
 
     #[test]

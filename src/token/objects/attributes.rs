@@ -7,7 +7,7 @@ use cryptoki_sys::*;
 
 use crate::token::api::Attribute;
 use crate::token::error::{Error, Result};
-use crate::vendor::{CKA_SCHSM_ALGORITHM_LIST, CKA_SCHSM_KEY_ID};
+use crate::vendor::{CKA_SCHSM_ALGORITHM_LIST, CKA_SCHSM_KEY_DOMAIN, CKA_SCHSM_KEY_ID};
 
 /// How a value is encoded (PKCS#11 native encoding, see `api::Attribute`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +112,7 @@ pub static TABLE: &[AttrDef] = attrs! {
     CKA_ALLOWED_MECHANISMS: Mechanisms;
     CKA_SCHSM_KEY_ID: Bytes;
     CKA_SCHSM_ALGORITHM_LIST: Bytes;
+    CKA_SCHSM_KEY_DOMAIN: Bytes;
 };
 
 pub fn lookup(kind: CK_ATTRIBUTE_TYPE) -> Option<&'static AttrDef> {

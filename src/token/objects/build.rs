@@ -28,17 +28,21 @@ pub fn build(st: &mut ObjectStore, token: &Token, scope: Scope) {
         for id in &ids {
             build_key(st, token, *id);
         }
-        let stale: Vec<u8> = st
+        // Objects of keys that are gone. A destroyed key's public key and certificate stay
+        // while their CExx does: they are objects of their own until destroyed.
+        let stale: Vec<Identity> = st
             .objects
             .values()
             .filter_map(|o| match o.identity {
-                Identity::Key(i) | Identity::PublicKey(i) | Identity::EeCert(i) => Some(i),
+                Identity::Key(i) => (!ids.contains(&i)).then_some(o.identity),
+                Identity::PublicKey(i) | Identity::EeCert(i) => (!ids.contains(&i)
+                    && !fids.contains(&Fid::ee_certificate(i)))
+                .then_some(o.identity),
                 _ => None,
             })
-            .filter(|i| !ids.contains(i))
             .collect();
-        for id in stale {
-            remove_key_family(st, id);
+        for identity in stale {
+            st.remove(identity);
         }
     }
     if scope.ca {
@@ -120,9 +124,14 @@ pub fn build_key(st: &mut ObjectStore, token: &Token, id: u8) {
         false => orphan_description(st, id),
     };
     let Some(desc) = desc else {
-        // Not read yet (then nothing to build) or unusable.
+        // Not read yet (then nothing to build), unusable, or the key was destroyed. The public
+        // key and certificate objects of a destroyed key live on while their CExx does (they are
+        // objects of their own until destroyed; a new bind does not list them, as OpenSC).
         if st.files.contains_key(&Fid::prkd(id)) {
-            remove_key_family(st, id);
+            st.remove(Identity::Key(id));
+            if !st.has_file(Fid::ee_certificate(id)) {
+                remove_key_family(st, id);
+            }
         }
         return;
     };
@@ -161,10 +170,10 @@ pub fn build_key(st: &mut ObjectStore, token: &Token, id: u8) {
         info: part.info.clone(),
         usage: desc.usage,
         meta,
-        subject: part
-            .certificate
-            .as_ref()
-            .map(|c| c.subject.clone())
+        subject: desc
+            .subject
+            .clone()
+            .or_else(|| part.certificate.as_ref().map(|c| c.subject.clone()))
             .unwrap_or_default(),
     };
     st.upsert(

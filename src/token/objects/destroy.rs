@@ -1,8 +1,10 @@
 //! C_DestroyObject.
 //!
-//! - A private or secret key: DELETE the key CCxx, its description C4xx, its CExx
-//!   (certificate or CV request) and its metadata CBxx — what OpenSC deletes too. Its public key
-//!   and certificate objects go with it.
+//! - A private or secret key: DELETE the key CCxx, its description C4xx and its metadata CBxx.
+//!   Its public key and certificate objects are objects of their own (PKCS#11): they stay, with
+//!   their CExx, until destroyed themselves — as OpenSC does (`pkcs11-tool --test-ec` destroys
+//!   the private key, then the public one). A CExx left without its key is not listed again
+//!   after the next bind (neither by OpenSC), and key generation into that id overwrites it.
 //! - A certificate in CExx: DELETE CExx; the key stays. The public key object derived from that
 //!   certificate disappears with it (it *is* that file).
 //! - A public key derived from a CV request: DELETE CExx, the request *is* the public key
@@ -31,12 +33,7 @@ pub fn destroy_object(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<()> {
     }
     s.require_rw()?;
     let files: Vec<Fid> = match (&obj.body, obj.identity) {
-        (Body::Key(_), Identity::Key(id)) => vec![
-            Fid::key(id),
-            Fid::prkd(id),
-            Fid::ee_certificate(id),
-            key_meta::fid(id),
-        ],
+        (Body::Key(_), Identity::Key(id)) => vec![Fid::key(id), Fid::prkd(id), key_meta::fid(id)],
         (Body::Certificate(_), Identity::EeCert(id)) => vec![Fid::ee_certificate(id)],
         (Body::PublicKey(p), Identity::PublicKey(id)) => {
             let from_certificate = token
@@ -81,7 +78,7 @@ pub fn destroy_object(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<()> {
         st.note_written(*f, None);
     }
     match obj.identity {
-        Identity::Key(id) => build::remove_key_family(&mut st, id),
+        Identity::Key(id) => st.remove(Identity::Key(id)),
         Identity::EeCert(id) | Identity::PublicKey(id) => {
             st.remove(Identity::EeCert(id));
             st.remove(Identity::PublicKey(id));

@@ -178,12 +178,23 @@ pub fn add_card_key(s: &SessionRef, key: NewKey) -> Result<KeyHandles> {
 
 /// The key behind a handle (loading its public part first if needed).
 pub fn key_info(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<KeyInfo> {
+    key_info_with(s, handle, true)
+}
+
+/// The key behind a handle as far as its description tells (no CExx read): enough to sign
+/// (key id, usage, size, algorithm list), which saves an APDU per key and process. `public`
+/// and `curve` are then `None` unless the CExx was read before.
+pub fn key_info_for_signing(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<KeyInfo> {
+    key_info_with(s, handle, false)
+}
+
+fn key_info_with(s: &SessionRef, handle: CK_OBJECT_HANDLE, public: bool) -> Result<KeyInfo> {
     let token = s.token();
-    let obj = super::visible_object(s, handle).map_err(|_| Error::KeyHandleInvalid)?;
+    let obj = super::key_object(s, handle)?;
     let obj = match &obj.body {
-        Body::Key(k) if k.public.is_none() => {
+        Body::Key(k) if public && k.public.is_none() => {
             load::load_public(token, &[k.key_id])?;
-            super::visible_object(s, handle).map_err(|_| Error::KeyHandleInvalid)?
+            super::key_object(s, handle)?
         }
         _ => obj,
     };
@@ -268,7 +279,7 @@ pub fn key_info(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<KeyInfo> {
                 ..KeyMeta::default()
             },
             description: None,
-            label: "DKEK".into(),
+            label: d.label(),
             id: d.kcv.to_vec(),
             kcv: Some(d.kcv),
             flags,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 
 use super::build::{build, build_key, path_fid};
+use super::dkek_objects;
 use super::key_meta;
 use super::model::*;
 use super::store::ObjectStore;
@@ -37,6 +38,9 @@ pub struct Scope {
     pub public: bool,
     pub ca: bool,
     pub data: bool,
+    /// The find cannot match the DKEK object (a secret key): do not ask the card for the
+    /// DKEK status (one APDU saved for finds of private keys, public keys and certificates).
+    pub skip_dkek: bool,
 }
 
 impl Scope {
@@ -45,6 +49,7 @@ impl Scope {
         public: true,
         ca: true,
         data: true,
+        skip_dkek: false,
     };
 
     /// The scope a find template can match (by CKA_CLASS; everything without one).
@@ -52,13 +57,22 @@ impl Scope {
         let none = Scope::default();
         match class {
             None => Scope::ALL,
-            Some(CKO_PRIVATE_KEY | CKO_SECRET_KEY) => Scope { keys: true, ..none },
+            Some(CKO_PRIVATE_KEY) => Scope {
+                keys: true,
+                skip_dkek: true,
+                ..none
+            },
+            Some(CKO_SECRET_KEY) => Scope { keys: true, ..none },
             Some(CKO_PUBLIC_KEY) => Scope {
                 keys: true,
                 public: true,
+                skip_dkek: true,
                 ..none
             },
-            Some(CKO_CERTIFICATE) => Scope::ALL.without_data(),
+            Some(CKO_CERTIFICATE) => Scope {
+                skip_dkek: true,
+                ..Scope::ALL.without_data()
+            },
             Some(CKO_DATA) => Scope { data: true, ..none },
             Some(_) => none,
         }
@@ -94,7 +108,7 @@ pub fn materialize(token: &Token, scope: Scope, refresh: Refresh) -> Result<()> 
             .collect();
         (st.fids.clone(), known, st.dkek_checked)
     };
-    let want_dkek = scope.keys && !dkek_checked;
+    let want_dkek = scope.keys && !scope.skip_dkek && !dkek_checked;
     let enumerate = fids.is_none() || refresh == Refresh::Enumerate;
     let (fids, read, dkek) = token.with_card(CardOp::Read, |dev| {
         let fids: BTreeSet<Fid> = match (&fids, enumerate) {
@@ -109,12 +123,7 @@ pub fn materialize(token: &Token, scope: Scope, refresh: Refresh) -> Result<()> 
             read_ca_files(dev, &fids, &known, &mut read)?;
         }
         let dkek = if want_dkek {
-            match dev.dkek_status() {
-                Ok(s) => Some(Some(s)),
-                Err(e @ card::Error::Transport(_)) => return Err(e),
-                // 6A88: no DKEK configured; 6D00: firmware without DKEK.
-                Err(_) => Some(None),
-            }
+            Some(dkek_objects::probe(dev)?)
         } else {
             None
         };
@@ -127,24 +136,9 @@ pub fn materialize(token: &Token, scope: Scope, refresh: Refresh) -> Result<()> 
     for (fid, content) in read {
         st.files.insert(fid, content.map(Arc::new));
     }
-    if let Some(status) = dkek {
+    if let Some(statuses) = dkek {
         st.dkek_checked = true;
-        match status {
-            // Only a complete DKEK can wrap: while shares are outstanding there is no object.
-            Some(s) if s.is_complete() => {
-                st.upsert(
-                    Identity::Dkek,
-                    None,
-                    Body::Dkek(DkekObject {
-                        kcv: s.kcv,
-                        total_shares: s.total_shares,
-                        outstanding_shares: s.outstanding_shares,
-                    }),
-                    || token.new_handle(),
-                );
-            }
-            _ => st.remove(Identity::Dkek),
-        }
+        dkek_objects::apply(&mut st, token, &statuses);
     }
     build(&mut st, token, scope);
     Ok(())
@@ -295,6 +289,12 @@ mod tests {
         assert_eq!(Scope::for_class(None), Scope::ALL);
         let keys = Scope::for_class(Some(CKO_PRIVATE_KEY));
         assert!(keys.keys && !keys.public && !keys.ca && !keys.data);
+        assert!(
+            keys.skip_dkek,
+            "a private-key find cannot match the DKEK object"
+        );
+        assert!(!Scope::for_class(Some(CKO_SECRET_KEY)).skip_dkek);
+        assert!(!Scope::for_class(None).skip_dkek);
         let certs = Scope::for_class(Some(CKO_CERTIFICATE));
         assert!(certs.keys && certs.public && certs.ca && !certs.data);
         assert!(Scope::for_class(Some(CKO_DATA)).data);

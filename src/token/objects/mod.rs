@@ -19,6 +19,7 @@ pub mod attributes;
 pub mod build;
 pub mod create;
 pub mod destroy;
+pub mod dkek_objects;
 pub mod key_meta;
 pub mod keys;
 pub mod load;
@@ -47,6 +48,23 @@ pub fn visible_object(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<Arc<Ob
         Ok(obj)
     } else {
         Err(Error::ObjectHandleInvalid)
+    }
+}
+
+/// The key behind a handle for a cryptographic operation: `KeyHandleInvalid` when there is no
+/// such object, `UserNotLoggedIn` when it is a private key this session may not see yet — an
+/// application holding a key handle after a logout (perhaps by another program) is told to log
+/// in again rather than to forget its key.
+pub fn key_object(s: &SessionRef, handle: CK_OBJECT_HANDLE) -> Result<Arc<Object>> {
+    let obj = s
+        .token()
+        .objects
+        .read()
+        .get(handle)
+        .ok_or(Error::KeyHandleInvalid)?;
+    match obj.visible(s.sees_private()) {
+        true => Ok(obj),
+        false => Err(Error::UserNotLoggedIn),
     }
 }
 

@@ -28,8 +28,9 @@ pub enum Identity {
     CaCert(u8),
     /// A data object: description C9xx, data in CDxx (private) or CFxx (public).
     Data(u8),
-    /// The device's DKEK (key domain 0) as a secret-key object.
-    Dkek,
+    /// The DKEK of a key domain (0 on every device; 1.. on firmware >= 3.0 initialised with
+    /// key domains) as a secret-key object.
+    Dkek(u8),
     /// A session object (in memory only); the number is unique per initialisation.
     Session(u64),
 }
@@ -168,9 +169,21 @@ pub struct DataObject {
 /// The DKEK status (IMPORT DKEK SHARE without data).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DkekObject {
+    /// The key domain (P2 of IMPORT DKEK SHARE).
+    pub domain: u8,
     pub kcv: [u8; 8],
     pub total_shares: u8,
     pub outstanding_shares: u8,
+}
+
+impl DkekObject {
+    /// "DKEK" for domain 0 (the only one most devices have), "DKEK <n>" for the others.
+    pub fn label(&self) -> String {
+        match self.domain {
+            0 => "DKEK".into(),
+            n => format!("DKEK {n}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,10 +229,10 @@ impl Object {
         }
     }
 
-    /// Keys are listed without login (as OpenSC does on this card); other private objects
-    /// only to the logged-in user.
+    /// PKCS#11 2.40 §4.4: a CKA_PRIVATE object is out of reach until the user logs in. (OpenSC
+    /// does the same on this card: without login it lists the public keys only.)
     pub fn visible(&self, user_logged_in: bool) -> bool {
-        user_logged_in || !self.is_private() || matches!(self.body, Body::Key(_) | Body::Dkek(_))
+        user_logged_in || !self.is_private()
     }
 
     pub fn is_key(&self) -> bool {

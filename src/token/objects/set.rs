@@ -2,7 +2,9 @@
 //!
 //! Settable: CKA_LABEL and CKA_ID of keys, public keys and certificates in CExx (all three
 //! share the key's description C4xx, which is rewritten: NSS renames freshly generated keys
-//! this way and deletes them when it fails); CKA_LABEL and CKA_ID of CA certificates (their
+//! this way and deletes them when it fails); CKA_SUBJECT of keys and public keys (PKCS#11 2.40
+//! lets applications set it; kept as the description's subjectName, `pkcs11-tool --test-ec`
+//! sets it); CKA_LABEL and CKA_ID of CA certificates (their
 //! C8xx); CKA_LABEL and CKA_APPLICATION of data objects (their C9xx); the same on session
 //! objects, in memory. Any other attribute is `AttributeReadOnly`, unless the template
 //! gives the value it already has (harmless, and some applications do that).
@@ -13,6 +15,7 @@ use super::attributes::{self as attr};
 use super::build;
 use super::model::*;
 use super::values;
+use crate::card::prkd::KeyKind;
 use crate::card::Fid;
 use crate::token::api::{Attribute, AttributeValue};
 use crate::token::card_error::CardOp;
@@ -24,6 +27,7 @@ struct Changes {
     label: Option<String>,
     id: Option<Vec<u8>>,
     application: Option<String>,
+    subject: Option<Vec<u8>>,
 }
 
 pub fn set_attributes(
@@ -50,6 +54,10 @@ pub fn set_attributes(
             (Body::Key(_) | Body::PublicKey(_) | Body::Certificate(_), CKA_ID) => {
                 ch.id = Some(a.value.clone())
             }
+            (Body::Key(k), CKA_SUBJECT) if k.desc.kind != KeyKind::Aes => {
+                ch.subject = Some(a.value.clone())
+            }
+            (Body::PublicKey(_), CKA_SUBJECT) => ch.subject = Some(a.value.clone()),
             (Body::Data(_), CKA_LABEL) => ch.label = Some(text()),
             (Body::Data(_), CKA_APPLICATION) => ch.application = Some(text()),
             _ => {
@@ -60,7 +68,7 @@ pub fn set_attributes(
             }
         }
     }
-    if ch.label.is_none() && ch.id.is_none() && ch.application.is_none() {
+    if ch.label.is_none() && ch.id.is_none() && ch.application.is_none() && ch.subject.is_none() {
         return Ok(());
     }
     if !obj.is_token() {
@@ -82,7 +90,12 @@ pub fn set_attributes(
 
 fn apply_in_memory(body: &mut Body, ch: &Changes) {
     let (label, id) = match body {
-        Body::PublicKey(p) => (&mut p.label, Some(&mut p.id)),
+        Body::PublicKey(p) => {
+            if let Some(name) = &ch.subject {
+                p.subject = name.clone();
+            }
+            (&mut p.label, Some(&mut p.id))
+        }
         Body::Certificate(c) => (&mut c.label, Some(&mut c.id)),
         Body::Data(d) => {
             if let Some(a) = &ch.application {
@@ -117,6 +130,10 @@ fn rewrite_key_description(s: &SessionRef, id: u8, ch: &Changes) -> Result<()> {
     }
     if let Some(i) = &ch.id {
         desc.id = i.clone();
+    }
+    if let Some(name) = &ch.subject {
+        // An empty CKA_SUBJECT clears it.
+        desc.subject = (!name.is_empty()).then(|| name.clone());
     }
     if desc == k.desc {
         return Ok(());

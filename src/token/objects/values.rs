@@ -158,12 +158,14 @@ fn key(k: &KeyObject, kind: CK_ATTRIBUTE_TYPE) -> Option<Vec<u8>> {
             let bits = k.public_part().map_or(k.desc.size_bits, |p| p.info.bits());
             Some(a::ulong(CK_ULONG::from(bits)))
         }
-        CKA_SUBJECT if k.desc.kind != KeyKind::Aes => Some(
-            k.public_part()
-                .and_then(|p| p.certificate.as_ref())
-                .map(|c| c.subject.clone())
-                .unwrap_or_default(),
-        ),
+        CKA_SUBJECT if k.desc.kind != KeyKind::Aes => {
+            Some(k.desc.subject.clone().unwrap_or_else(|| {
+                k.public_part()
+                    .and_then(|p| p.certificate.as_ref())
+                    .map(|c| c.subject.clone())
+                    .unwrap_or_default()
+            }))
+        }
         CKA_PUBLIC_KEY_INFO if k.desc.kind != KeyKind::Aes => Some(
             k.public_part()
                 .map(|p| p.info.spki.clone())
@@ -230,11 +232,12 @@ fn dkek(d: &DkekObject, kind: CK_ATTRIBUTE_TYPE) -> Option<Vec<u8>> {
     // CKK_GENERIC_SECRET: the DKEK only wraps and unwraps (no CKA_ENCRYPT); CKA_ID and
     // CKA_CHECK_VALUE are the device's 8-byte KCV (SHA-256 of the DKEK, PROTOCOL.md §8.1), the
     // value every DKEK tool shows, not PKCS#11's 3-byte encryption of zeros.
-    if let Some(v) = common_key("DKEK", &d.kcv, CKK_GENERIC_SECRET, kind, false) {
+    if let Some(v) = common_key(&d.label(), &d.kcv, CKK_GENERIC_SECRET, kind, false) {
         return Some(v);
     }
     Some(match kind {
         CKA_CHECK_VALUE => d.kcv.to_vec(),
+        crate::vendor::CKA_SCHSM_KEY_DOMAIN => vec![d.domain],
         CKA_VALUE_LEN => a::ulong(32),
         CKA_WRAP | CKA_UNWRAP | CKA_SENSITIVE | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE => {
             a::boolean(true)

@@ -69,7 +69,12 @@ pub fn key(
     spec: &MechSpec,
     function: Function,
 ) -> Result<KeyInfo> {
-    let key = s.key(handle)?;
+    // Signing needs only the description (size, usage, algorithm list): no CExx read.
+    let key = if function == Function::Sign {
+        crate::token::objects::keys::key_info_for_signing(s, handle)?
+    } else {
+        s.key(handle)?
+    };
     if key.dkek || Some(key.key_type) != spec.family.key_type() {
         return Err(Error::KeyTypeInconsistent);
     }

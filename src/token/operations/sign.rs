@@ -251,7 +251,8 @@ pub fn card_sign(s: &SessionRef, id: u8, how: How, message: &[u8]) -> Result<Vec
             }
             // ECDSA looks at the leftmost order-length bits only; the card cuts the rest.
             let z = &message[..message.len().min(order_bytes)];
-            let der = s.with_card(CardOp::Sign, |d| d.sign(id, SignAlgorithm::EcdsaHashed, z))?;
+            let der =
+                s.with_card_one_apdu(CardOp::Sign, |d| d.sign(id, SignAlgorithm::EcdsaHashed, z))?;
             ecdsa_der_to_raw(&der, field_bytes).map_err(|e| {
                 log::warn!("ECDSA answer of the card: {e}");
                 Error::DeviceError
@@ -286,7 +287,7 @@ pub fn card_sign(s: &SessionRef, id: u8, how: How, message: &[u8]) -> Result<Vec
             if message.len() > max_cipher_input(s) {
                 return Err(Error::DataLenRange);
             }
-            let sig = s.with_card(CardOp::Sign, |d| d.sign(id, alg, message))?;
+            let sig = s.with_card_one_apdu(CardOp::Sign, |d| d.sign(id, alg, message))?;
             match field_bytes {
                 Some(f) => ecdsa_der_to_raw(&sig, f).map_err(|e| {
                     log::warn!("ECDSA answer of the card: {e}");
@@ -312,7 +313,7 @@ pub fn card_sign(s: &SessionRef, id: u8, how: How, message: &[u8]) -> Result<Vec
 }
 
 fn rsa(s: &SessionRef, id: u8, alg: SignAlgorithm, input: &[u8], k: usize) -> Result<Vec<u8>> {
-    let sig = s.with_card(CardOp::Sign, |d| d.sign(id, alg, input))?;
+    let sig = s.with_card_one_apdu(CardOp::Sign, |d| d.sign(id, alg, input))?;
     if sig.len() > k {
         log::warn!(
             "RSA signature of {} bytes for a {k}-byte modulus",

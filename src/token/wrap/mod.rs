@@ -7,6 +7,13 @@
 //! - `CKM_SCHSM_PKCS8_IMPORT` (unwrap only) and C_CreateObject of a private key (`import.rs`):
 //!   the module, holding the DKEK (config `[dkek]`), encodes a blob on the host.
 //!
+//! Key domains (fw >= 3.0, PROTOCOL.md §8.7): the card wraps under the DKEK of the key's own
+//! domain, so C_WrapKey checks the blob's KCV against the DKEK object named (another domain's
+//! object: CKR_WRAPPING_KEY_TYPE_INCONSISTENT). UNWRAP KEY has no domain parameter: the card
+//! (pico-hsm, the simulator) puts the key into the first domain whose complete DKEK has the
+//! blob's KCV; C_UnwrapKey refuses a blob whose KCV is not the named DKEK object's before
+//! sending anything, so the key lands in the named domain unless two domains share one DKEK.
+//!
 //! Size query: the card is asked once; an envelope made but not delivered (size query, buffer
 //! too small) is kept for the same session, wrapping key and key, and handed out next time.
 
@@ -70,7 +77,8 @@ pub fn forget_all() {
     *PENDING.lock() = None;
 }
 
-/// The KCV of the device's complete DKEK, if it has one (from the DKEK object).
+/// The KCV of the complete DKEK of key domain 0, if the device has one (from the DKEK object).
+/// Host-encoded imports (C_CreateObject) go there; CKM_SCHSM_PKCS8_IMPORT names its DKEK object.
 fn device_dkek_kcv(s: &SessionRef) -> Result<Option<[u8; 8]>> {
     use super::objects::load::{materialize, Refresh, Scope};
     use super::objects::{Body, Identity};
@@ -81,7 +89,7 @@ fn device_dkek_kcv(s: &SessionRef) -> Result<Option<[u8; 8]>> {
     materialize(s.token(), keys, Refresh::Cached)?;
     let st = s.token().objects.read();
     Ok(
-        match st.by_identity(Identity::Dkek).map(|o| o.body.clone()) {
+        match st.by_identity(Identity::Dkek(0)).map(|o| o.body.clone()) {
             Some(Body::Dkek(d)) => Some(d.kcv),
             _ => None,
         },
@@ -134,7 +142,7 @@ pub fn wrap_key(
         Some(e) => e,
         None => {
             s.require_user()?;
-            dkek_object(&s, wrapping_key, false)?;
+            let dkek = dkek_object(&s, wrapping_key, false)?;
             let k = s.key(key)?;
             let id = match (k.class, k.key_id) {
                 (CKO_PRIVATE_KEY | CKO_SECRET_KEY, Some(id)) if !k.dkek => id,
@@ -144,7 +152,7 @@ pub fn wrap_key(
                 log::info!("C_WrapKey: key {id} is not extractable (CKA_EXTRACTABLE false)");
                 return Err(Error::KeyUnextractable);
             }
-            wrap_on_card(&s, id)?
+            wrap_on_card(&s, id, &dkek)?
         }
     };
     let len = envelope.len();
@@ -158,7 +166,14 @@ pub fn wrap_key(
 }
 
 /// WRAP KEY and the host files of key `id`, as an envelope.
-fn wrap_on_card(s: &SessionRef, id: u8) -> Result<Vec<u8>> {
+///
+/// The card always wraps under the DKEK of the key's own domain (PROTOCOL.md §4.18, §8.7): the
+/// caller's choice of DKEK object cannot change that, and no card file says which domain a key
+/// is in. So the blob's KCV is compared with the named DKEK object's: a blob under another
+/// domain's DKEK is CKR_WRAPPING_KEY_TYPE_INCONSISTENT ("the wrapping key is not of the right
+/// kind to wrap this key": the handle is valid and can wrap, only not this key, which
+/// CKR_WRAPPING_KEY_HANDLE_INVALID would not say). The blob is dropped.
+fn wrap_on_card(s: &SessionRef, id: u8, dkek: &KeyInfo) -> Result<Vec<u8>> {
     let result = s.with_card(CardOp::Wrap, |dev| {
         let blob = match dev.wrap_key(id) {
             Ok(b) => b,
@@ -179,6 +194,20 @@ fn wrap_on_card(s: &SessionRef, id: u8) -> Result<Vec<u8>> {
         }))
     })?;
     match result {
+        Ok(file) if dkek.kcv.is_some_and(|k| file.blob.get(..8) != Some(&k[..])) => {
+            let blob_kcv = file.blob.get(..8).unwrap_or_default();
+            let domain =
+                super::objects::dkek_objects::domain_of_kcv(&s.token().objects.read(), blob_kcv);
+            log::info!(
+                "C_WrapKey: key {id} is in another key domain ({}; blob KCV {}) than the \
+                 wrapping key {:?} (KCV {}): wrap it with that domain's DKEK object",
+                domain.map_or("unknown".to_string(), |d| format!("domain {d}")),
+                hex(blob_kcv),
+                dkek.label,
+                hex(&dkek.kcv.unwrap_or_default())
+            );
+            Err(Error::WrappingKeyTypeInconsistent)
+        }
         Ok(file) => {
             log::info!(
                 "C_WrapKey: key {id} wrapped under the DKEK ({} byte blob, description {}, certificate {})",
@@ -230,4 +259,8 @@ pub fn unwrap_key(
             Err(Error::MechanismInvalid)
         }
     }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
 }

@@ -14,7 +14,6 @@
 //! same card transaction; if any write fails, everything written, the key included, is removed.
 
 use cryptoki_sys::*;
-use sha1::{Digest, Sha1};
 
 use crate::card::blob::{key_type, BlobKey, KeyBlob};
 use crate::card::firmware::{unwrap_needs_reencoding, BUG_168_ADVICE};
@@ -219,28 +218,6 @@ pub struct Incoming<'a> {
     pub meta: Option<KeyMeta>,
 }
 
-/// Size in bits and the CKA_ID default (SHA-1 of the modulus / of X, as key generation does).
-fn key_facts(key: &BlobKey) -> (u16, Option<Vec<u8>>) {
-    let strip = |v: &[u8]| {
-        let i = v.iter().position(|&b| b != 0).unwrap_or(v.len());
-        v[i..].to_vec()
-    };
-    match key {
-        BlobKey::Rsa { n, .. } | BlobKey::RsaCrt { n, .. } => {
-            let n = strip(n);
-            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
-            (bits as u16, Some(Sha1::digest(&n).to_vec()))
-        }
-        BlobKey::Ec { bits, q, .. } => {
-            let bits = key.curve().map_or(*bits, |c| c.field_bits);
-            let half = q.len().saturating_sub(1) / 2;
-            let x = q.get(1..1 + half).unwrap_or_default();
-            (bits, Some(Sha1::digest(x).to_vec()))
-        }
-        BlobKey::Aes { key } => ((key.len() * 8) as u16, None),
-    }
-}
-
 /// Key size from the blob length alone (no DKEK on the host, no description): the card writes
 /// fixed-width components, so the padded plaintext length says the size.
 fn size_guess(kind: KeyKind, blob_len: usize, list_len: usize) -> u16 {
@@ -281,10 +258,7 @@ pub fn import_to_card(
     template: &[Attribute],
 ) -> Result<CK_OBJECT_HANDLE> {
     let (bits, intrinsic) = match k.key {
-        Some(key) => {
-            let (b, id) = key_facts(key);
-            (b, id)
-        }
+        Some(key) => key.facts(),
         None => (
             k.description
                 .as_ref()
