@@ -475,7 +475,6 @@ fn ecdh_agrees_with_p256() {
 }
 
 #[test]
-#[ignore = "needs session secret-key objects from the token core (objects/create.rs)"]
 fn ecdh_derive_key_makes_a_readable_session_key() {
     let env = Env::new(&[HSM]);
     let s = env.user_session();
@@ -488,4 +487,68 @@ fn ecdh_derive_key_makes_a_readable_session_key() {
     assert_eq!(get(s, k, CKA_VALUE), z);
     assert_eq!(get_ulong(s, k, CKA_VALUE_LEN), 32);
     assert!(!get_bool(s, k, CKA_TOKEN));
+}
+
+#[test]
+fn ecdh_sensitive_session_key_hides_its_value_and_dies_with_its_session() {
+    use schsm_pkcs11::token::api::AttributeValue;
+    let env = Env::new(&[HSM]);
+    let s = env.user_session();
+    let other = env.session(env.slots()[0], false);
+    let (private, peer_point, z) = ecdh_setup(s);
+    let template = [
+        class(CKO_SECRET_KEY),
+        attr(CKA_KEY_TYPE, ulong(CKK_AES)),
+        attr(CKA_VALUE_LEN, ulong(16)),
+        attr(CKA_LABEL, "ecdh aes"),
+        boolean(CKA_SENSITIVE, true),
+        boolean(CKA_ENCRYPT, true),
+    ];
+    let k = api::derive_key(s, &ecdh(CKD_NULL, &[], peer_point), private, &template).unwrap();
+    assert_eq!(
+        api::get_attributes(s, k, &[CKA_VALUE]).unwrap(),
+        [AttributeValue::Sensitive]
+    );
+    assert!(get_bool(s, k, CKA_SENSITIVE));
+    assert!(get_bool(s, k, CKA_EXTRACTABLE));
+    assert!(get_bool(s, k, CKA_PRIVATE));
+    assert!(get_bool(s, k, CKA_ENCRYPT));
+    assert!(!get_bool(s, k, CKA_DECRYPT));
+    assert!(!get_bool(s, k, CKA_LOCAL));
+    assert_eq!(get_ulong(s, k, CKA_KEY_GEN_MECHANISM), CKM_ECDH1_DERIVE);
+    assert_eq!(get_ulong(s, k, CKA_VALUE_LEN), 16);
+    // CKA_CHECK_VALUE: AES-128 of a zero block under the first 16 bytes of Z (CKD_NULL).
+    let kcv = {
+        use aes::cipher::{BlockCipherEncrypt, KeyInit};
+        let mut block = aes::Block::default();
+        aes::Aes128::new_from_slice(&z[..16])
+            .unwrap()
+            .encrypt_block(&mut block);
+        block[..3].to_vec()
+    };
+    assert_eq!(get(s, k, CKA_CHECK_VALUE), kcv);
+
+    // Not a card key: the card's AES mechanisms refuse it cleanly, ECDSA sees the wrong type.
+    let iv = mech_with(CKM_AES_CBC, MechanismParam::Iv(vec![0; 16]));
+    assert_eq!(
+        api::operation_init(s, Operation::Encrypt, &iv, Some(k)),
+        Err(Error::KeyFunctionNotPermitted)
+    );
+    assert_eq!(
+        api::operation_init(s, Operation::Sign, &mech(CKM_ECDSA), Some(k)),
+        Err(Error::KeyTypeInconsistent)
+    );
+
+    // The label can change in memory; another session of the token sees the key.
+    api::set_attributes(s, k, &[attr(CKA_LABEL, "renamed")]).unwrap();
+    assert_eq!(
+        find(other, &[class(CKO_SECRET_KEY), attr(CKA_LABEL, "renamed")]),
+        [k]
+    );
+    api::close_session(s).unwrap();
+    assert!(find(other, &[attr(CKA_LABEL, "renamed")]).is_empty());
+    assert_eq!(
+        api::get_attributes(other, k, &[CKA_LABEL]),
+        Err(Error::ObjectHandleInvalid)
+    );
 }

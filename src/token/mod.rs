@@ -87,7 +87,8 @@
 //! bits)` so that OpenSC sees the key. Handles are never reused; CKA_ID default (SHA-1 of the
 //! modulus / of X) is the crypto helper's job. Session (CKA_TOKEN false) objects the helper
 //! needs (e.g. a public key for a software verify) go through `s.add_session_object(attrs)`
-//! (same rules as C_CreateObject with CKA_TOKEN false).
+//! (same rules as C_CreateObject with CKA_TOKEN false, except that a CKO_SECRET_KEY template
+//! with CKA_VALUE becomes a secret key held in memory, `objects::session_secret`).
 //!
 //! **Attribute templates**: `objects::attributes` has the typed table (`check`,
 //! `check_template` → `AttributeTypeInvalid` / `AttributeValueInvalid`) and readers

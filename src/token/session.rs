@@ -168,9 +168,13 @@ impl SessionRef {
         objects::add_card_key(self, key)
     }
 
-    /// A session object (CKA_TOKEN false), as C_CreateObject makes it.
+    /// A session object (CKA_TOKEN false), as C_CreateObject makes it; a secret key (which
+    /// C_CreateObject refuses) becomes a key held in memory (`objects::session_secret`).
     pub fn add_session_object(&self, template: &[Attribute]) -> Result<CK_OBJECT_HANDLE> {
-        objects::create::create_session_object(self, template)
+        match objects::attributes::find_ulong(template, cryptoki_sys::CKA_CLASS) {
+            Some(cryptoki_sys::CKO_SECRET_KEY) => objects::session_secret::add(self, template),
+            _ => objects::create::create_session_object(self, template),
+        }
     }
 
     /// Whether this session may see objects marked CKA_PRIVATE (PKCS#11 2.40 §4.4: only once

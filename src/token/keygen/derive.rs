@@ -1,7 +1,8 @@
 //! C_DeriveKey with CKM_ECDH1_DERIVE / CKM_ECDH1_COFACTOR_DERIVE: the card computes the shared
 //! point (DECIPHER P2 80), the host takes its X coordinate (the field-size bytes after the
 //! leading 04), applies the KDF (CKD_NULL, or ANSI X9.63 with SHA-1/SHA-2 and the shared data)
-//! and makes a session secret key (CKK_GENERIC_SECRET, or CKK_AES by template).
+//! and makes a session secret key (CKK_GENERIC_SECRET, or CKK_AES by template), held in memory
+//! (`objects::session_secret`).
 
 use cryptoki_sys::*;
 
@@ -93,6 +94,9 @@ pub fn derived_key_template(
         CKA_VALUE_LEN,
         CKA_TOKEN,
         CKA_LOCAL,
+        CKA_KEY_GEN_MECHANISM,
+        CKA_ALWAYS_SENSITIVE,
+        CKA_NEVER_EXTRACTABLE,
     ];
     let mut attrs: Vec<Attribute> = template
         .iter()
@@ -106,6 +110,18 @@ pub fn derived_key_template(
     add(CKA_VALUE_LEN, attr::ulong(len as CK_ULONG));
     add(CKA_TOKEN, attr::boolean(false));
     add(CKA_LOCAL, attr::boolean(false));
+    add(CKA_KEY_GEN_MECHANISM, attr::ulong(mechanism.kind));
+    let sensitive = find_bool(template, CKA_SENSITIVE).unwrap_or(false);
+    let extractable = find_bool(template, CKA_EXTRACTABLE).unwrap_or(true);
+    // PKCS#11 2.40 §4.14: a derived key is "always sensitive" / "never extractable" only when
+    // the base key is too. A card key generated on the card never left it sensitive; it was
+    // never extractable when CKA_EXTRACTABLE is false as well.
+    let base_local = key.meta.local;
+    add(CKA_ALWAYS_SENSITIVE, attr::boolean(base_local && sensitive));
+    add(
+        CKA_NEVER_EXTRACTABLE,
+        attr::boolean(base_local && !key.meta.extractable && !extractable),
+    );
     if find_bool(template, CKA_SENSITIVE).is_none() {
         add(CKA_SENSITIVE, attr::boolean(false));
     }

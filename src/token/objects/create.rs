@@ -7,6 +7,9 @@
 //! - A data object goes to CDnn (CKA_PRIVATE true: readable with the user PIN only) or CFnn,
 //!   with a C9nn description carrying label, application and object id.
 //! - Session objects (CKA_TOKEN false) live in memory: certificates, data, public keys.
+//!   Session secret keys are made only by the module's own C_DeriveKey (`session_secret.rs`):
+//!   an application's secret key could never be used on the card, so C_CreateObject of one
+//!   stays `TemplateInconsistent`.
 //! - Private keys (key import): `token::wrap::create_private_key` (needs the DKEK in the
 //!   config); secret and public token keys: `TemplateInconsistent`.
 
@@ -89,7 +92,10 @@ pub fn create_session_object(s: &SessionRef, template: &[Attribute]) -> Result<C
         }),
         CKO_PUBLIC_KEY => Body::PublicKey(session_public_key(template, label, id)?),
         CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
-            log::warn!("software (session) private and secret keys are not supported");
+            log::warn!(
+                "C_CreateObject of a session private or secret key is not supported \
+                 (session secret keys come from C_DeriveKey only)"
+            );
             return Err(Error::TemplateInconsistent);
         }
         _ => return Err(Error::AttributeValueInvalid),

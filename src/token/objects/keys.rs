@@ -284,6 +284,28 @@ fn key_info_with(s: &SessionRef, handle: CK_OBJECT_HANDLE, public: bool) -> Resu
             kcv: Some(d.kcv),
             flags,
         },
+        Body::SessionSecret(k) => KeyInfo {
+            handle,
+            class: CKO_SECRET_KEY,
+            key_type: k.key_type,
+            key_id: None,
+            dkek: false,
+            bits: u16::try_from(k.value.len() * 8).unwrap_or(u16::MAX),
+            curve: None,
+            public: None,
+            usage: KeyUsage(0),
+            allowed_mechanisms: None,
+            meta: KeyMeta {
+                local: false,
+                extractable: k.extractable,
+                ..KeyMeta::default()
+            },
+            description: None,
+            label: k.label.clone(),
+            id: k.id.clone(),
+            kcv: None,
+            flags,
+        },
         _ => return Err(Error::KeyHandleInvalid),
     };
     Ok(info)

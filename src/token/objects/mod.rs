@@ -25,6 +25,7 @@ pub mod keys;
 pub mod load;
 pub mod model;
 pub mod restriction;
+pub mod session_secret;
 pub mod set;
 pub mod store;
 pub mod values;

@@ -13,7 +13,7 @@ use crate::card::cd_dcod::{CertificateDescription, DataObjectDescription};
 use crate::card::curves::Curve;
 use crate::card::pkcs15::KeyUsage;
 use crate::card::prkd::{KeyDescription, KeyKind};
-use crate::card::Fid;
+use crate::card::{Fid, SecretBytes};
 
 /// Where an object comes from; one handle per identity per insertion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -186,6 +186,26 @@ impl DkekObject {
     }
 }
 
+/// A secret key held in memory as a session object (see `session_secret.rs`); its value is
+/// zeroized when the object goes and masked in `Debug`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSecretKey {
+    /// CKK_GENERIC_SECRET or CKK_AES.
+    pub key_type: CK_KEY_TYPE,
+    pub label: String,
+    pub id: Vec<u8>,
+    pub value: SecretBytes,
+    pub private: bool,
+    pub sensitive: bool,
+    pub extractable: bool,
+    pub always_sensitive: bool,
+    pub never_extractable: bool,
+    /// The mechanism that derived it, or CK_UNAVAILABLE_INFORMATION.
+    pub key_gen_mechanism: CK_MECHANISM_TYPE,
+    /// The usage attributes (CKA_ENCRYPT, ...) that are true.
+    pub usage: Vec<CK_ATTRIBUTE_TYPE>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     Key(KeyObject),
@@ -193,6 +213,7 @@ pub enum Body {
     Certificate(CertObject),
     Data(DataObject),
     Dkek(DkekObject),
+    SessionSecret(SessionSecretKey),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +232,7 @@ impl Object {
             Body::PublicKey(_) => CKO_PUBLIC_KEY,
             Body::Certificate(_) => CKO_CERTIFICATE,
             Body::Data(_) => CKO_DATA,
-            Body::Dkek(_) => CKO_SECRET_KEY,
+            Body::Dkek(_) | Body::SessionSecret(_) => CKO_SECRET_KEY,
         }
     }
 
@@ -225,6 +246,7 @@ impl Object {
         match &self.body {
             Body::Key(_) | Body::Dkek(_) => true,
             Body::Data(d) => d.private,
+            Body::SessionSecret(k) => k.private,
             Body::PublicKey(_) | Body::Certificate(_) => false,
         }
     }
@@ -236,6 +258,9 @@ impl Object {
     }
 
     pub fn is_key(&self) -> bool {
-        matches!(self.body, Body::Key(_) | Body::PublicKey(_) | Body::Dkek(_))
+        matches!(
+            self.body,
+            Body::Key(_) | Body::PublicKey(_) | Body::Dkek(_) | Body::SessionSecret(_)
+        )
     }
 }

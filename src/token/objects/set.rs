@@ -48,12 +48,14 @@ pub fn set_attributes(
         let text = || String::from_utf8_lossy(&a.value).into_owned();
         match (&obj.body, a.kind) {
             (Body::Dkek(_), _) => return Err(Error::AttributeReadOnly),
-            (Body::Key(_) | Body::PublicKey(_) | Body::Certificate(_), CKA_LABEL) => {
-                ch.label = Some(text())
-            }
-            (Body::Key(_) | Body::PublicKey(_) | Body::Certificate(_), CKA_ID) => {
-                ch.id = Some(a.value.clone())
-            }
+            (
+                Body::Key(_) | Body::PublicKey(_) | Body::Certificate(_) | Body::SessionSecret(_),
+                CKA_LABEL,
+            ) => ch.label = Some(text()),
+            (
+                Body::Key(_) | Body::PublicKey(_) | Body::Certificate(_) | Body::SessionSecret(_),
+                CKA_ID,
+            ) => ch.id = Some(a.value.clone()),
             (Body::Key(k), CKA_SUBJECT) if k.desc.kind != KeyKind::Aes => {
                 ch.subject = Some(a.value.clone())
             }
@@ -97,6 +99,7 @@ fn apply_in_memory(body: &mut Body, ch: &Changes) {
             (&mut p.label, Some(&mut p.id))
         }
         Body::Certificate(c) => (&mut c.label, Some(&mut c.id)),
+        Body::SessionSecret(k) => (&mut k.label, Some(&mut k.id)),
         Body::Data(d) => {
             if let Some(a) = &ch.application {
                 d.application = a.clone();

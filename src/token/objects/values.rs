@@ -49,6 +49,19 @@ pub fn get(obj: &Object, kind: CK_ATTRIBUTE_TYPE) -> AttributeValue {
     let Some(def) = a::lookup(kind) else {
         return AttributeValue::Invalid;
     };
+    if let Body::SessionSecret(k) = &obj.body {
+        // Not card key material: CKA_VALUE follows the key's own CKA_SENSITIVE/EXTRACTABLE.
+        let common = [
+            CKA_CLASS,
+            CKA_TOKEN,
+            CKA_PRIVATE,
+            CKA_MODIFIABLE,
+            CKA_COPYABLE,
+        ];
+        if !common.contains(&kind) && kind != CKA_DESTROYABLE {
+            return super::session_secret::get(k, kind);
+        }
+    }
     let key_material = matches!(obj.body, Body::Key(_) | Body::Dkek(_));
     if def.access & SENSITIVE != 0 || (key_material && def.access & SENSITIVE_ON_KEYS != 0) {
         return match (&obj.body, kind) {
@@ -82,6 +95,7 @@ pub fn get(obj: &Object, kind: CK_ATTRIBUTE_TYPE) -> AttributeValue {
         Body::Certificate(c) => certificate(c, kind),
         Body::Data(d) => data(d, kind),
         Body::Dkek(d) => dkek(d, kind),
+        Body::SessionSecret(_) => None,
     };
     v.map_or(AttributeValue::Invalid, AttributeValue::Value)
 }

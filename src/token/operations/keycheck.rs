@@ -78,6 +78,12 @@ pub fn key(
     if key.dkek || Some(key.key_type) != spec.family.key_type() {
         return Err(Error::KeyTypeInconsistent);
     }
+    if key.class == CKO_SECRET_KEY && key.key_id.is_none() {
+        // A secret key held in memory (ECDH result): the card's mechanisms need a card key,
+        // and the module does no secret-key cryptography in software.
+        log::info!("key {handle} is a session secret key: not usable for card operations");
+        return Err(Error::KeyFunctionNotPermitted);
+    }
     if !key.allows_mechanism(spec.kind) {
         log::info!(
             "mechanism {:#x} is not in CKA_ALLOWED_MECHANISMS of key {handle}",
