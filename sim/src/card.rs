@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::apdu::{self, Command, Response};
 use crate::apdulog::ApduLog;
 use crate::error::SimError;
+use crate::fault::{Faults, Outcome};
 use crate::profile::{self, Profile};
 use crate::state::{DeviceState, Store};
 use crate::{dkek, files, init, keygen, keyops, pin, select, wrap};
@@ -77,6 +78,9 @@ pub struct Card {
     /// The in-memory state may differ from the disk (a failed write): reload before the next APDU.
     stale: bool,
     log: Option<ApduLog>,
+    /// Injected faults (`--fault`, SCHSM_SIM_FAULT); `dropped` tells the front end to hang up.
+    faults: Option<Faults>,
+    dropped: bool,
 }
 
 impl Card {
@@ -96,6 +100,8 @@ impl Card {
             session: Session::default(),
             stale: false,
             log: None,
+            faults: Faults::from_env(),
+            dropped: false,
         })
     }
 
@@ -116,8 +122,35 @@ impl Card {
         Ok(())
     }
 
-    /// Processes one command APDU; returns response data ‖ SW1 SW2. Never panics.
+    /// Replaces the faults to inject (see [`crate::fault`]).
+    pub fn set_faults(&mut self, faults: Option<Faults>) {
+        self.faults = faults;
+    }
+
+    /// Whether a fault dropped the connection since the last call (then the front end must
+    /// hang up: the answer of that APDU is empty).
+    pub fn take_dropped(&mut self) -> bool {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Processes one command APDU; returns response data ‖ SW1 SW2. Never panics. With faults
+    /// set, the answer may be wrong on purpose, or empty when the connection is to be dropped.
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        let Some(mut faults) = self.faults.take() else {
+            return self.transmit_faithfully(apdu);
+        };
+        let outcome = faults.apply(apdu, |a| self.transmit_faithfully(a));
+        self.faults = Some(faults);
+        match outcome {
+            Outcome::Answer(answer) => answer,
+            Outcome::Drop => {
+                self.dropped = true;
+                Vec::new()
+            }
+        }
+    }
+
+    fn transmit_faithfully(&mut self, apdu: &[u8]) -> Vec<u8> {
         let response = match self.store.lock() {
             Ok(()) => {
                 let r = self.process_locked(apdu);

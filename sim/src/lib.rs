@@ -19,6 +19,8 @@ mod card;
 mod device;
 mod dkek;
 mod error;
+/// Fault injection (`serve --fault`, SCHSM_SIM_FAULT): a card misbehaving on purpose.
+pub mod fault;
 mod files;
 mod init;
 mod keygen;

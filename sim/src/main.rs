@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use schsm_sim::fault::Faults;
 use schsm_sim::serve::{self, ServeOptions};
 use schsm_sim::{create, profile, stat, InitOptions, NewOptions};
 
@@ -27,10 +28,20 @@ USAGE:
       --dkek-shares N   DKEK shares to import (0 = random DKEK; default: no DKEK)
       --retry N    user PIN retry counter 1-15 (default 3)
 
-  schsm-sim serve DIR [--vpcd HOST:PORT] [--apdu-log FILE]
+  schsm-sim serve DIR [--vpcd HOST:PORT] [--apdu-log FILE] [--fault SPEC]
       Present the device as a card in vsmartcard's vpcd reader (pcscd), default {}.
       Reconnects when vpcd restarts; stops on SIGTERM/SIGINT. RUST_LOG=debug for more output.
       --apdu-log   append every APDU and response to FILE (PINs and DKEK shares masked)
+      --fault      misbehave on purpose: rules ACTION[@COND,...] separated by ';'
+                   actions: sw:XXXX (answer only this SW, command not run), truncate[:K]
+                   (cut the answer to K bytes, default half), overlong[:K] (K junk bytes
+                   before the SW, default 300), delay:MS, drop (hang up, command not run),
+                   drop-after (run the command, then hang up; vpcd sees the card removed,
+                   we reconnect as after a vpcd restart)
+                   conditions: INS=XX, n=N (the Nth APDU, once), from=N, times=K,
+                   skip=K (let the first K matching APDUs through)
+                   e.g. sw:6F00@INS=68  truncate@n=5  delay:2000@INS=46  drop@n=20
+                   (in-process devices, SCHSM_SIM: the same spec in SCHSM_SIM_FAULT)
 
   schsm-sim stat DIR
       Print what is on the device and its APDU counter.
@@ -152,9 +163,21 @@ fn cmd_serve(p: &mut Args) -> RunResult {
         .value("--vpcd")?
         .unwrap_or_else(|| serve::DEFAULT_VPCD.into());
     let apdu_log = p.value("--apdu-log")?.map(PathBuf::from);
+    let faults = p
+        .value("--fault")?
+        .map(|spec| Faults::parse(&spec))
+        .transpose()
+        .map_err(|e| Usage(format!("--fault: {e}")))?;
     p.finish()?;
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    Ok(serve::serve(&dir, &ServeOptions { vpcd, apdu_log }))
+    Ok(serve::serve(
+        &dir,
+        &ServeOptions {
+            vpcd,
+            apdu_log,
+            faults,
+        },
+    ))
 }
 
 /// Hand-rolled option parsing: one positional DIR, `--name value` options and flags.

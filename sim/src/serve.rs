@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::card::Card;
 use crate::error::SimError;
+use crate::fault::Faults;
 
 pub const DEFAULT_VPCD: &str = "127.0.0.1:35963";
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
@@ -24,6 +25,8 @@ pub struct ServeOptions {
     /// host:port of vpcd.
     pub vpcd: String,
     pub apdu_log: Option<PathBuf>,
+    /// Faults to inject (`--fault SPEC`, see [`crate::fault`]).
+    pub faults: Option<Faults>,
 }
 
 impl Default for ServeOptions {
@@ -31,6 +34,7 @@ impl Default for ServeOptions {
         ServeOptions {
             vpcd: DEFAULT_VPCD.to_string(),
             apdu_log: None,
+            faults: None,
         }
     }
 }
@@ -39,6 +43,8 @@ impl Default for ServeOptions {
 struct VirtualCard<'a> {
     card: &'a mut Card,
     atr: Vec<u8>,
+    /// To hang up when a fault drops the connection (vpcd then reports the card removed).
+    socket: Option<TcpStream>,
 }
 
 /// vpcd writes each message as two `send()`s (length, then payload) with Nagle's algorithm on,
@@ -70,7 +76,14 @@ impl vpicc::VSmartCard for VirtualCard<'_> {
         self.card.reset();
     }
     fn execute(&mut self, apdu: &[u8]) -> Vec<u8> {
-        self.card.transmit(apdu)
+        let answer = self.card.transmit(apdu);
+        if self.card.take_dropped() {
+            log::warn!("fault: dropping the connection to vpcd");
+            if let Some(s) = &self.socket {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+        answer
     }
 }
 
@@ -79,6 +92,9 @@ pub fn serve(dir: &Path, opts: &ServeOptions) -> Result<(), SimError> {
     let mut card = Card::open(dir)?;
     if let Some(path) = &opts.apdu_log {
         card.set_apdu_log(path)?;
+    }
+    if opts.faults.is_some() {
+        card.set_faults(opts.faults.clone());
     }
     let stop = Arc::new(AtomicBool::new(false));
     let current: Arc<Mutex<Option<TcpStream>>> = Arc::new(Mutex::new(None));
@@ -117,6 +133,7 @@ pub fn serve(dir: &Path, opts: &ServeOptions) -> Result<(), SimError> {
         let mut vcard = VirtualCard {
             atr: card.atr(),
             card: &mut card,
+            socket: socket.as_ref().and_then(|s| s.try_clone().ok()),
         };
         let end = loop {
             if let Some(s) = &socket {
