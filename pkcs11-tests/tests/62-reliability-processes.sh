@@ -7,6 +7,10 @@
 # other process's next signatures answer CKR_USER_NOT_LOGGED_IN (as with OpenSC's module): this
 # test pins that down. What must never happen: a crash, a hang, or a signature that does not
 # verify.
+# Both processes log in before either signs, and both finish signing before either closes its
+# sessions (file barriers): a process that starts using the card selects the applet, and closing the
+# last session logs out (as OpenSC does), and either logs out everybody (one login state per card,
+# README "Speed"). That is the logout case below, not a concurrency question.
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=../lib/module.sh
@@ -19,7 +23,7 @@ if ! step "$PYTHON" -c 'import PyKCS11'; then
 fi
 
 cat >"$WORK/signer.py" <<'PY'
-import sys, threading
+import os, sys, threading, time
 import PyKCS11
 
 module, pin, who, rounds, logout_early = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
@@ -57,21 +61,36 @@ def worker(n):
 
 login = lib.openSession(slot, PyKCS11.CKF_SERIAL_SESSION)
 login.login(pin)
+barrier = os.environ.get("SIGNER_BARRIER")
+
+def meet(stage):
+    # Both processes reach `stage` before either goes on (see the script's comment); bounded.
+    if not barrier:
+        return
+    d = os.path.join(barrier, stage)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, who.replace(" ", "_")), "w").close()
+    deadline = time.time() + 60
+    while len(os.listdir(d)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+
+meet("logged-in")
 threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
 for t in threads:
     t.start()
 if logout_early:
     # Logs out while its own threads and the other process are signing: its own threads may
     # fail from now on (they are logged out), the other process must not.
-    import time
     time.sleep(0.5)
     login.logout()
     for t in threads:
         t.join()
     print("# %s logged out half way; %d signatures made before" % (who, signed[0]))
+    meet("signed")
     sys.exit(0)
 for t in threads:
     t.join()
+meet("signed")
 ok = not failures and (signed[0] == 4 * rounds or (tolerate_logout and logged_out))
 extra = " (%d threads then logged out by the other process)" % len(logged_out) if logged_out else ""
 print(("ok - " if ok else "not ok - ") + "%s: %d signatures from 4 threads, every one verified%s" % (who, signed[0], extra))
@@ -86,11 +105,13 @@ mcheck "generate a P-256 key (id 01)" --login --pin "$PIN" --keypairgen --key-ty
 	--id 01 --label shared || exit 1
 
 run_signer() { # WHO ROUNDS LOGOUT-EARLY [TOLERATE-LOGOUT]
-	timeout --kill-after=5 180 env "${MOD_ENV[@]}" PYTHONDONTWRITEBYTECODE=1 \
+	timeout --kill-after=5 180 env "${MOD_ENV[@]}" PYTHONDONTWRITEBYTECODE=1 SIGNER_BARRIER="$BARRIER" \
 		"$PYTHON" "$WORK/signer.py" "$MODULE" "$PIN" "$1" "$2" "$3" "${4:-0}" >"$WORK/$1.out" 2>&1
 }
 
 rc_a=0 rc_b=0
+BARRIER=$WORK/barrier-ab
+mkdir -p "$BARRIER"
 run_signer "process A" 15 0 &
 a=$!
 run_signer "process B" 15 0 &
@@ -103,6 +124,8 @@ done
 check_true "two processes x 4 threads: both finished (exit $rc_a, $rc_b)" test "$rc_a/$rc_b" = 0/0 || :
 
 rc_a=0 rc_b=0
+BARRIER=$WORK/barrier-cd
+mkdir -p "$BARRIER"
 run_signer "process C" 40 0 1 &
 a=$!
 run_signer "process D (logs out)" 20 1 &
