@@ -19,35 +19,12 @@
 . "$T_DIR/lib/apdu.sh"
 # shellcheck source=../lib/module.sh
 . "$T_DIR/lib/module.sh"
+# shellcheck source=../lib/wrap.sh
+. "$T_DIR/lib/wrap.sh"
 module_require
 
 DATA="$WORK/data.bin"
 head -c 200 /dev/urandom >"$DATA"
-
-# pstep ARGS...: the PyKCS11 client with our module (environment MOD_ENV), as a step.
-pstep() { step env "${MOD_ENV[@]}" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$T_DIR/py/wrap_tool.py" "$MODULE" "$@"; }
-pcheck() {
-	local name=$1 rc=0
-	shift
-	pstep "$@" || rc=$?
-	if [ $rc = 0 ]; then ok "$name"; else
-		not_ok "$name" "exit status $rc"
-		return 1
-	fi
-}
-pcheck_grep() {
-	local name=$1 re=$2 rc=0
-	shift 2
-	pstep "$@" || rc=$?
-	if [ $rc != 0 ]; then
-		not_ok "$name" "exit status $rc"
-		return 1
-	elif ! grep -Eq -- "$re" "$OUT"; then
-		not_ok "$name" "output does not match /$re/"
-		return 1
-	fi
-	ok "$name"
-}
 
 # device_with_dkek NAME FIRMWARE: a new initialised device, served, holding the vector's DKEK.
 device_with_dkek() {

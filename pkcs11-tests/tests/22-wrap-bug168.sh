@@ -16,42 +16,13 @@
 . "$T_DIR/lib/apdu.sh"
 # shellcheck source=../lib/module.sh
 . "$T_DIR/lib/module.sh"
+# shellcheck source=../lib/wrap.sh
+. "$T_DIR/lib/wrap.sh"
 module_require
 
 DATA="$WORK/data.bin"
 head -c 200 /dev/urandom >"$DATA"
 openssl dgst -sha256 -binary "$DATA" >"$WORK/data.sha256"
-
-# pstep / pcheck / pcheck_grep: the PyKCS11 client with our module (environment MOD_ENV).
-pstep() { step env "${MOD_ENV[@]}" PYTHONDONTWRITEBYTECODE=1 "$PYTHON" "$T_DIR/py/wrap_tool.py" "$MODULE" "$@"; }
-pcheck_grep() {
-	local name=$1 re=$2 rc=0
-	shift 2
-	pstep "$@" || rc=$?
-	if [ $rc != 0 ]; then
-		not_ok "$name" "exit status $rc"
-		return 1
-	elif ! grep -Eq -- "$re" "$OUT"; then
-		not_ok "$name" "output does not match /$re/"
-		return 1
-	fi
-	ok "$name"
-}
-
-# blob_alg_list FILE: the allowed-algorithm list (hex, empty when none) of the key blob in a
-# wrapped-key file. Blob: KCV(8) type(1) n(2) default-algorithm OID(n) m(2) list(m) ...
-blob_alg_list() {
-	local hex n m
-	hex=$(wky_blob_hex "$1")
-	hex=${hex:18}
-	n=$((16#${hex:0:4}))
-	hex=${hex:$((4 + 2 * n))}
-	m=$((16#${hex:0:4}))
-	echo "${hex:4:$((2 * m))}"
-}
-
-# stat_state NAME: `schsm-sim stat` of device NAME without the counters that any session moves.
-stat_state() { timeout 30 "$SIM" stat "$WORK/$1" | grep -Ev '^(APDU counter|State writes):'; }
 
 # --- the HSM 1 (firmware 2.6): a restricted, extractable key generated through our module ------
 dev_start hsm1 --firmware 2.6 --init --so-pin "$SO_PIN" --pin "$PIN" --dkek-shares 1 || exit 1
