@@ -10,8 +10,8 @@
 //! | `SCHSM_DKEK_SHARES=n` | C_InitToken: number of DKEK shares (tag 92); unset = no DKEK, 0 = random DKEK |
 //! | `SCHSM_CONF=PATH` | TOML file: `[log] level, file`, `[readers] include`, `[dkek] shares, password_files, password_shares, iterations` |
 //!
-//! The file format is the small TOML subset DESIGN.md shows (sections, `key = "string"`,
-//! `key = ["a", "b"]`, `key = 3`, comments); no TOML crate is needed for that.
+//! The file is TOML (read with the `toml` crate); the keys are those DESIGN.md shows, plus
+//! `[dkek] count` (as SCHSM_DKEK_SHARES), `password_shares` and `iterations`.
 
 use std::path::{Path, PathBuf};
 
@@ -118,61 +118,91 @@ impl Config {
         }
     }
 
-    /// Applies the TOML subset of `SCHSM_CONF`.
+    /// The `SCHSM_CONF` file. A file that is not valid TOML is ignored as a whole (with a
+    /// warning giving toml's line and column): half a configuration could point the #168 shim at
+    /// the wrong shares. Unknown sections and keys, and values of the wrong type, are skipped with
+    /// a warning each.
     fn apply_file(&mut self, text: &str) {
-        let mut section = String::new();
-        for (n, raw) in text.lines().enumerate() {
-            let line = strip_comment(raw).trim();
-            if line.is_empty() {
-                continue;
+        let table = match text.parse::<toml::Table>() {
+            Ok(t) => t,
+            Err(e) => {
+                let at = e.span().map_or(String::new(), |span| {
+                    // `get`: never slice inside a character, whatever the span says.
+                    let before = text.get(..span.start).unwrap_or(text);
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!(" at line {line}, column {column}")
+                });
+                let msg = e.message().trim().replace('\n', "; ");
+                self.warnings.push(format!(
+                    "SCHSM_CONF is not valid TOML{at}: {msg}; file ignored"
+                ));
+                return;
             }
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                section = name.trim().to_string();
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                self.warnings
-                    .push(format!("SCHSM_CONF line {}: not `key = value`", n + 1));
+        };
+        for (section, value) in &table {
+            let Some(keys) = value.as_table() else {
+                self.warnings.push(format!(
+                    "SCHSM_CONF: top-level key {section:?} is not a [section]; ignored"
+                ));
                 continue;
             };
-            let (key, value) = (key.trim(), value.trim());
-            match (section.as_str(), key) {
-                ("log", "level") => {
-                    if let Some(s) = toml_string(value) {
-                        self.set_level(&s)
-                    }
-                }
-                ("log", "file") => self.log_file = toml_string(value).map(PathBuf::from),
-                ("readers", "include") => self.reader_include = toml_list(value),
-                ("dkek", "shares") => {
-                    self.dkek_share_files =
-                        toml_list(value).into_iter().map(PathBuf::from).collect()
-                }
-                ("dkek", "password_files") => {
-                    self.dkek_password_files =
-                        toml_list(value).into_iter().map(PathBuf::from).collect()
-                }
-                ("dkek", "count") => self.set_dkek_shares(value),
-                ("dkek", "password_shares") => {
-                    self.dkek_password_shares =
-                        toml_list(value).into_iter().map(PathBuf::from).collect()
-                }
-                ("dkek", "iterations") => match value.trim().parse::<u32>() {
-                    Ok(n) if n > 0 => self.dkek_iterations = n,
-                    _ => self.warnings.push(format!(
-                        "SCHSM_CONF line {}: dkek.iterations {value:?} is not a count; ignored",
-                        n + 1
-                    )),
-                },
-                _ => self.warnings.push(format!(
-                    "SCHSM_CONF line {}: unknown key {section}.{key}; ignored",
-                    n + 1
-                )),
+            for (key, value) in keys {
+                self.apply_key(section, key, value);
             }
         }
     }
 
-    /// Whether a PC/SC reader of this name is to be used (`[readers] include`).
+    fn apply_key(&mut self, section: &str, key: &str, value: &toml::Value) {
+        let name = format!("{section}.{key}");
+        let paths = |this: &mut Self| -> Vec<PathBuf> {
+            strings(this, &name, value)
+                .into_iter()
+                .map(PathBuf::from)
+                .collect()
+        };
+        match (section, key) {
+            ("log", "level") => {
+                if let Some(s) = self.string(&name, value) {
+                    self.set_level(&s)
+                }
+            }
+            ("log", "file") => {
+                if let Some(s) = self.string(&name, value) {
+                    self.log_file = Some(PathBuf::from(s))
+                }
+            }
+            ("readers", "include") => self.reader_include = strings(self, &name, value),
+            ("dkek", "shares") => self.dkek_share_files = paths(self),
+            ("dkek", "password_files") => self.dkek_password_files = paths(self),
+            ("dkek", "password_shares") => self.dkek_password_shares = paths(self),
+            ("dkek", "count") => match value.as_integer().map(u8::try_from) {
+                Some(Ok(n)) => self.dkek_shares = Some(n),
+                _ => self.wrong_type(&name, "a number 0..255"),
+            },
+            ("dkek", "iterations") => match value.as_integer().map(u32::try_from) {
+                Some(Ok(n)) if n > 0 => self.dkek_iterations = n,
+                _ => self.wrong_type(&name, "a positive count"),
+            },
+            _ => self
+                .warnings
+                .push(format!("SCHSM_CONF: unknown key {name}; ignored")),
+        }
+    }
+
+    fn string(&mut self, name: &str, value: &toml::Value) -> Option<String> {
+        let s = value.as_str().map(str::to_string);
+        if s.is_none() {
+            self.wrong_type(name, "a string");
+        }
+        s
+    }
+
+    fn wrong_type(&mut self, name: &str, what: &str) {
+        self.warnings
+            .push(format!("SCHSM_CONF: {name} must be {what}; ignored"));
+    }
+
     pub fn reader_wanted(&self, name: &str) -> bool {
         self.reader_include.is_empty() || self.reader_include.iter().any(|p| glob(p, name))
     }
@@ -183,41 +213,23 @@ impl Config {
     }
 }
 
-fn strip_comment(line: &str) -> &str {
-    // A '#' outside a string starts a comment.
-    let mut in_string = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => in_string = !in_string,
-            '#' if !in_string => return &line[..i],
-            _ => {}
+/// A list of strings (a single string is taken as a list of one); other values are skipped.
+fn strings(c: &mut Config, name: &str, value: &toml::Value) -> Vec<String> {
+    let items: Vec<&toml::Value> = match value {
+        toml::Value::Array(a) => a.iter().collect(),
+        v => vec![v],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match item.as_str() {
+            Some(s) if !s.is_empty() => out.push(s.to_string()),
+            Some(_) => {}
+            None => c.wrong_type(name, "a list of strings"),
         }
     }
-    line
+    out
 }
 
-fn toml_string(v: &str) -> Option<String> {
-    let v = v.trim();
-    v.strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .map(str::to_string)
-        .or_else(|| (!v.is_empty()).then(|| v.to_string()))
-}
-
-fn toml_list(v: &str) -> Vec<String> {
-    let inner = v
-        .trim()
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .unwrap_or(v);
-    inner
-        .split(',')
-        .filter_map(toml_string)
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// Glob match with `*` (any run) and `?` (any one character).
 fn glob(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
@@ -282,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn config_file_subset_and_env_wins() {
+    fn config_file_and_env_wins() {
         let dir = std::env::temp_dir().join(format!("schsm-conf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("c.toml");
@@ -305,9 +317,42 @@ mod tests {
         assert_eq!(c.dkek_password_shares, [PathBuf::from("/etc/s1.shares")]);
         assert_eq!(c.dkek_iterations, 1000);
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
-        let _ = std::fs::remove_dir_all(&dir);
         let missing = cfg(&[("SCHSM_CONF", "/nonexistent/schsm.toml")]);
         assert_eq!(missing.warnings.len(), 1);
+
+        // Not TOML: the whole file is ignored, and the warning says where it broke.
+        std::fs::write(
+            &f,
+            "[dkek]\nshares = [\"/etc/s1.pbe\"\n[log]\nlevel = \"info\"\n",
+        )
+        .unwrap();
+        let broken = cfg(&[("SCHSM_CONF", f.to_str().unwrap())]);
+        assert!(broken.dkek_share_files.is_empty());
+        assert_eq!(broken.log_level, log::LevelFilter::Warn);
+        assert_eq!(broken.warnings.len(), 1);
+        assert!(
+            broken.warnings[0].contains("at line 3, column 1"),
+            "{:?}",
+            broken.warnings
+        );
+
+        // Wrong types are skipped one by one; the rest of the file still counts.
+        std::fs::write(
+            &f,
+            "top = 1\n[log]\nlevel = 3\n[dkek]\nshares = \"/etc/one.pbe\"\n\
+             password_files = [\"/etc/one.pw\", 7]\niterations = -1\ncount = 2\n",
+        )
+        .unwrap();
+        let typed = cfg(&[("SCHSM_CONF", f.to_str().unwrap())]);
+        assert_eq!(typed.dkek_share_files, [PathBuf::from("/etc/one.pbe")]);
+        assert_eq!(typed.dkek_password_files, [PathBuf::from("/etc/one.pw")]);
+        assert_eq!(
+            typed.dkek_iterations,
+            crate::card::share_file::DEFAULT_ITERATIONS
+        );
+        assert_eq!(typed.dkek_shares, Some(2));
+        assert_eq!(typed.warnings.len(), 4, "{:?}", typed.warnings);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
