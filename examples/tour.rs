@@ -49,16 +49,7 @@ fn new_device(dir: &Path, firmware: &str) {
     let _ = std::fs::remove_dir_all(dir);
     schsm_sim::create(
         dir,
-        &schsm_sim::NewOptions {
-            firmware: firmware.into(),
-            serial: None,
-            init: Some(schsm_sim::InitOptions {
-                so_pin: *b"57621880",
-                pin: PIN.to_vec(),
-                dkek_shares: Some(1),
-                retry: 3,
-            }),
-        },
+        &schsm_sim::NewOptions::initialised(firmware, *b"57621880", PIN, Some(1)),
     )
     .expect("simulated device");
 }

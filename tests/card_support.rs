@@ -31,16 +31,8 @@ impl TempDevice {
         let _ = std::fs::remove_dir_all(&dir);
         schsm_sim::create(
             &dir,
-            &schsm_sim::NewOptions {
-                firmware: firmware.into(),
-                serial: Some(SERIAL.into()),
-                init: Some(schsm_sim::InitOptions {
-                    so_pin: SO_PIN,
-                    pin: PIN.to_vec(),
-                    dkek_shares,
-                    retry: 3,
-                }),
-            },
+            &schsm_sim::NewOptions::initialised(firmware, SO_PIN, PIN, dkek_shares)
+                .with_serial(SERIAL),
         )
         .expect("simulated device created");
         TempDevice(dir)

@@ -41,16 +41,7 @@ impl Module {
         let _ = std::fs::remove_dir_all(&dir);
         schsm_sim::create(
             &dir,
-            &schsm_sim::NewOptions {
-                firmware: "3.5".into(),
-                serial: Some(SERIAL.into()),
-                init: Some(schsm_sim::InitOptions {
-                    so_pin: SO_PIN,
-                    pin: PIN.to_vec(),
-                    dkek_shares: None,
-                    retry: 3,
-                }),
-            },
+            &schsm_sim::NewOptions::initialised("3.5", SO_PIN, PIN, None).with_serial(SERIAL),
         )
         .expect("simulated device created");
         std::env::set_var("SCHSM_PCSC", "0");

@@ -65,15 +65,7 @@ fn all_tlvs(data: &[u8], out: &mut Vec<Vec<u8>>, depth: usize) {
 fn sim_answers() -> Vec<Vec<u8>> {
     let dir = std::env::temp_dir().join(format!("schsm-fuzz-seeds-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    schsm_sim::create(
-        &dir,
-        &schsm_sim::NewOptions {
-            firmware: "3.5".into(),
-            serial: None,
-            init: None,
-        },
-    )
-    .unwrap();
+    schsm_sim::create(&dir, &schsm_sim::NewOptions::blank("3.5")).unwrap();
     let mut card = schsm_sim::Card::open(&dir).unwrap();
     let mut select = vec![0x00, 0xA4, 0x04, 0x04, schsm_sim::AID.len() as u8];
     select.extend_from_slice(&schsm_sim::AID);

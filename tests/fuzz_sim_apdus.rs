@@ -35,20 +35,12 @@ fn apdu(header: [u8; 4], data: &[u8], extended: bool) -> Vec<u8> {
 fn fuzz_simulator_apdus() {
     let dir = std::env::temp_dir().join(format!("schsm-fuzz-sim-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    schsm_sim::create(
-        &dir,
-        &schsm_sim::NewOptions {
-            firmware: "3.5".into(),
-            serial: None,
-            init: Some(schsm_sim::InitOptions {
-                so_pin: *b"57621880",
-                pin: b"648219".to_vec(),
-                dkek_shares: Some(1),
-                retry: 15,
-            }),
-        },
-    )
-    .unwrap();
+    // 15 PIN tries: the fuzzer's VERIFYs must not block the PIN before the other commands run.
+    let mut opts = schsm_sim::NewOptions::initialised("3.5", *b"57621880", b"648219", Some(1));
+    if let Some(init) = opts.init.as_mut() {
+        init.retry = 15;
+    }
+    schsm_sim::create(&dir, &opts).unwrap();
     let wky = std::fs::read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("sim/tests/data/nitrokey-hsm2-secp256k1.wky"),

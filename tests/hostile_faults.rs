@@ -217,16 +217,7 @@ fn device() -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     schsm_sim::create(
         &dir,
-        &schsm_sim::NewOptions {
-            firmware: "3.5".into(),
-            serial: None,
-            init: Some(schsm_sim::InitOptions {
-                so_pin: SO_PIN,
-                pin: PIN.to_vec(),
-                dkek_shares: Some(0),
-                retry: 3,
-            }),
-        },
+        &schsm_sim::NewOptions::initialised("3.5", SO_PIN, PIN, Some(0)),
     )
     .unwrap();
     std::env::set_var("SCHSM_PCSC", "0");

@@ -40,16 +40,7 @@ const P256: [u8; 10] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x
 fn device(dir: &Path, firmware: &str) {
     schsm_sim::create(
         dir,
-        &schsm_sim::NewOptions {
-            firmware: firmware.into(),
-            serial: None,
-            init: Some(schsm_sim::InitOptions {
-                so_pin: SO_PIN,
-                pin: PIN.to_vec(),
-                dkek_shares: Some(1),
-                retry: 3,
-            }),
-        },
+        &schsm_sim::NewOptions::initialised(firmware, SO_PIN, PIN, Some(1)),
     )
     .unwrap();
     let mut dev = Device::open(Box::new(SimTransport::open(dir).unwrap())).unwrap();

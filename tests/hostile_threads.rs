@@ -67,16 +67,7 @@ fn threads_sign_and_list_and_finalize_wakes_a_waiter() {
     let _ = std::fs::remove_dir_all(&dir);
     schsm_sim::create(
         &dir,
-        &schsm_sim::NewOptions {
-            firmware: "3.5".into(),
-            serial: None,
-            init: Some(schsm_sim::InitOptions {
-                so_pin: *b"57621880",
-                pin: PIN.to_vec(),
-                dkek_shares: None,
-                retry: 3,
-            }),
-        },
+        &schsm_sim::NewOptions::initialised("3.5", *b"57621880", PIN, None),
     )
     .unwrap();
     std::env::set_var("SCHSM_PCSC", "0");

@@ -112,20 +112,12 @@ fn make_device(d: Dev) -> PathBuf {
         N.fetch_add(1, Ordering::SeqCst)
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    schsm_sim::create(
-        &dir,
-        &schsm_sim::NewOptions {
-            firmware: d.firmware.into(),
-            serial: Some(SERIAL.into()),
-            init: d.init.then(|| schsm_sim::InitOptions {
-                so_pin: SO_PIN_BYTES,
-                pin: PIN.to_vec(),
-                dkek_shares: d.dkek_shares,
-                retry: 3,
-            }),
-        },
-    )
-    .expect("simulated device created");
+    let opts = if d.init {
+        schsm_sim::NewOptions::initialised(d.firmware, SO_PIN_BYTES, PIN, d.dkek_shares)
+    } else {
+        schsm_sim::NewOptions::blank(d.firmware)
+    };
+    schsm_sim::create(&dir, &opts.with_serial(SERIAL)).expect("simulated device created");
     dir
 }
 

@@ -36,16 +36,7 @@ fn module() -> Option<PathBuf> {
 fn device(dir: &Path, firmware: &str) {
     schsm_sim::create(
         dir,
-        &schsm_sim::NewOptions {
-            firmware: firmware.into(),
-            serial: None,
-            init: Some(schsm_sim::InitOptions {
-                so_pin: *b"57621880",
-                pin: PIN.as_bytes().to_vec(),
-                dkek_shares: Some(1),
-                retry: 3,
-            }),
-        },
+        &schsm_sim::NewOptions::initialised(firmware, *b"57621880", PIN.as_bytes(), Some(1)),
     )
     .unwrap();
     let mut dev = Device::open(Box::new(SimTransport::open(dir).unwrap())).unwrap();

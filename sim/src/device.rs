@@ -42,6 +42,44 @@ impl std::fmt::Debug for InitOptions {
     }
 }
 
+impl NewOptions {
+    /// A blank device (not initialised) of firmware profile `firmware`, with a random serial.
+    pub fn blank(firmware: &str) -> NewOptions {
+        NewOptions {
+            firmware: firmware.into(),
+            serial: None,
+            init: None,
+        }
+    }
+
+    /// A device initialised at once with `so_pin`, `pin` (3 tries) and `dkek_shares` (`None`: no
+    /// DKEK; `Some(0)`: a random one): the device tests and demonstrations start from.
+    pub fn initialised(
+        firmware: &str,
+        so_pin: [u8; 8],
+        pin: &[u8],
+        dkek_shares: Option<u8>,
+    ) -> NewOptions {
+        NewOptions {
+            init: Some(InitOptions {
+                so_pin,
+                pin: pin.to_vec(),
+                dkek_shares,
+                retry: 3,
+            }),
+            ..NewOptions::blank(firmware)
+        }
+    }
+
+    /// The same with the serial `serial` (e.g. "DENK0100001") instead of a random one.
+    pub fn with_serial(self, serial: &str) -> NewOptions {
+        NewOptions {
+            serial: Some(serial.into()),
+            ..self
+        }
+    }
+}
+
 /// Options word `create --init` uses: RESET RETRY COUNTER enabled (sc-hsm-tool's default).
 const DEFAULT_OPTIONS: u16 = 0x0001;
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::crypto::curves;
 use crate::tlv;
-use crate::{create, Card, InitOptions, NewOptions, AID};
+use crate::{create, Card, NewOptions, AID};
 
 pub const PIN: &[u8] = b"648219";
 pub const SO_PIN: [u8; 8] = [0x35, 0x37, 0x36, 0x32, 0x31, 0x38, 0x38, 0x30];
@@ -45,16 +45,10 @@ impl Drop for TempDir {
 /// `init` is true.
 pub fn device(firmware: &str, init: bool, shares: Option<u8>) -> (TempDir, Card) {
     let dir = TempDir::new(&firmware.replace('.', "_"));
-    let init = init.then(|| InitOptions {
-        so_pin: SO_PIN,
-        pin: PIN.to_vec(),
-        dkek_shares: shares,
-        retry: 3,
-    });
-    let opts = NewOptions {
-        firmware: firmware.into(),
-        serial: None,
-        init,
+    let opts = if init {
+        NewOptions::initialised(firmware, SO_PIN, PIN, shares)
+    } else {
+        NewOptions::blank(firmware)
     };
     create(dir.path(), &opts).expect("create device");
     let card = Card::open(dir.path()).expect("open device");
