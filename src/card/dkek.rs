@@ -200,6 +200,17 @@ impl Device {
             .le(Le::Max);
         DkekStatus::parse(&self.execute(&cmd)?)
     }
+
+    /// Deletes key domain `domain` (`80 52 03 <domain> 00`, fw >= 3.0, user PIN). The card
+    /// refuses with `AlreadyExists` (6A89) while keys live in the domain; pico answers the
+    /// status of the domain that no longer exists with 6A88, which is success here [PICO].
+    pub fn delete_key_domain(&mut self, domain: u8) -> Result<()> {
+        let cmd = Command::new(0x80, 0x52, 0x03, domain).le(Le::Max);
+        match self.execute(&cmd) {
+            Ok(_) | Err(Error::ReferencedDataNotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +305,10 @@ mod tests {
         m.expect(&apdu, &h("0100 630DCD2966C43366 9000"));
         let share = DkekShare::new([0x22; 32]);
         assert!(d.import_dkek_share_into(1, &share).unwrap().is_complete());
+        m.expect_hex("8052030100", "6A89");
+        assert_eq!(d.delete_key_domain(1), Err(Error::AlreadyExists));
+        m.expect_hex("8052030100", "9000");
+        assert_eq!(d.delete_key_domain(1), Ok(()));
         m.assert_done();
     }
 }

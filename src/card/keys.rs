@@ -126,6 +126,16 @@ impl AesKeySize {
             _ => None,
         }
     }
+
+    /// The key length in bits.
+    pub fn bits(self) -> u16 {
+        match self {
+            AesKeySize::Aes128 => 128,
+            AesKeySize::Aes192 => 192,
+            AesKeySize::Aes256 => 256,
+        }
+    }
+
     fn p2(self) -> u8 {
         match self {
             AesKeySize::Aes128 => 0xB0,

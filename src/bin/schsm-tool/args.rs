@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// Administration of SmartCard-HSM / Nitrokey HSM devices: status, initialization, the DKEK
-/// ceremony, backup and restore of keys, key import.
+/// ceremony and key domains, backup and restore of keys, key import and generation.
 #[derive(Parser)]
 #[command(name = "schsm-tool", version, about, long_about = None)]
 pub struct Cli {
@@ -75,9 +75,42 @@ pub enum Command {
     Backup(BackupArgs),
     /// Unwrap keys from wrapped-key files (a backup folder or one file).
     Restore(RestoreArgs),
-    /// Import a private key (PKCS#12, PKCS#8 DER/PEM) with its certificate, through a key blob
-    /// made with the DKEK held by the tool.
+    /// Import a private key (PKCS#12, PKCS#8 plain or encrypted, traditional RSA/EC; DER or
+    /// PEM) with its certificate, through a key blob made with the DKEK held by the tool.
     Import(ImportArgs),
+    /// Generate a key on the device (EC, RSA, AES) with the description our module and OpenSC
+    /// read. RSA 4096 takes minutes on a real card.
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// ec:CURVE (secp256r1 = prime256v1 = P-256, secp384r1, secp521r1, secp192r1, secp224r1,
+    /// secp256k1, brainpoolP256r1, brainpoolP384r1, ... as the firmware takes them),
+    /// rsa:BITS (1024 to 4096 in steps of 8; HSM 1: up to 2048), or aes:BITS (128, 192, 256;
+    /// firmware 3.0 and later).
+    #[arg(value_name = "TYPE")]
+    pub key_type: String,
+    /// Label (default "Private Key", or "Secret Key" for AES, as the PKCS#11 module).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// CKA_ID in hex (default: SHA-1 of the modulus or of the public point's X, as OpenSC; the
+    /// key reference for AES).
+    #[arg(long, value_name = "HEX")]
+    pub id: Option<String>,
+    /// Key domain to put the key in (firmware 3.0 and later; the domain must be set up). The
+    /// key is then backed up under that domain's DKEK.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub domain: u8,
+    /// What the key may do: algorithm names as `list` shows them, comma-separated (e.g.
+    /// ECDSA-SHA256,ECDH or RSA-PSS-SHA256,RSA-DECRYPT-OAEP or AES-CBC-ENC,AES-CBC-DEC) or hex
+    /// ids. WRAP (backup) is added unless --non-exportable. Default: anything.
+    #[arg(long, value_name = "LIST")]
+    pub algorithms: Option<String>,
+    /// The key can never leave the device: its algorithm list lacks WRAP, so it cannot be
+    /// backed up.
+    #[arg(long)]
+    pub non_exportable: bool,
 }
 
 #[derive(Args)]
@@ -120,6 +153,37 @@ pub enum DkekCommand {
     Import(DkekFilesArgs),
     /// Show the key check values of share files and compare with the device's, importing nothing.
     Check(DkekFilesArgs),
+    /// Key domains (firmware 3.0 and later): set one up with its own DKEK, or delete it.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DomainCommand {
+    /// Set up key domain N with a DKEK of n shares (import them with `dkek import --domain N`;
+    /// 0 shares = a random DKEK made by the device). The domain must exist (init
+    /// --key-domains) and not be set up yet. Needs the user PIN.
+    Create(DomainCreateArgs),
+    /// Delete key domain N and its DKEK. The device refuses while keys live in the domain.
+    /// Needs the user PIN.
+    Delete(DomainDeleteArgs),
+}
+
+#[derive(Args)]
+pub struct DomainCreateArgs {
+    /// Key domain number (1 up to the number given at initialization minus one).
+    #[arg(value_name = "N")]
+    pub domain: u8,
+    /// Number of DKEK shares the domain's DKEK is made of.
+    #[arg(long, value_name = "n")]
+    pub shares: u8,
+}
+
+#[derive(Args)]
+pub struct DomainDeleteArgs {
+    /// Key domain number.
+    #[arg(value_name = "N")]
+    pub domain: u8,
 }
 
 #[derive(Args)]
@@ -145,8 +209,11 @@ pub struct DkekFilesArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// (check) Only show the files' key check values, without a device.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "domain")]
     pub no_device: bool,
+    /// Key domain whose DKEK the shares are for (default 0; check: default every domain).
+    #[arg(long, value_name = "N")]
+    pub domain: Option<u8>,
 }
 
 #[derive(Args)]
@@ -178,7 +245,10 @@ pub struct RestoreArgs {
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// PKCS#12 (.p12/.pfx), PKCS#8 DER or PEM ("PRIVATE KEY") file.
+    /// PKCS#12 (.p12/.pfx); PKCS#8 ("PRIVATE KEY"), encrypted PKCS#8 ("ENCRYPTED PRIVATE
+    /// KEY": PBES2 with PBKDF2 or scrypt and AES-CBC), PKCS#1 ("RSA PRIVATE KEY") or SEC 1 ("EC
+    /// PRIVATE KEY"), as PEM or DER. OpenSSL's legacy encrypted PEM (Proc-Type: 4,ENCRYPTED) is
+    /// not read: convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`.
     pub file: PathBuf,
     /// Certificate for a PKCS#8 key (DER or PEM).
     #[arg(long, value_name = "FILE")]
@@ -195,10 +265,16 @@ pub struct ImportArgs {
     /// Key reference (default: the lowest free one).
     #[arg(long, value_name = "N")]
     pub key_ref: Option<u8>,
-    /// Read the PKCS#12 password from this file instead of a prompt.
-    #[arg(long, value_name = "FILE")]
+    /// Read the password of the PKCS#12 file or of an encrypted key from this file instead of a
+    /// prompt.
+    #[arg(long, value_name = "FILE", visible_alias = "key-password-file")]
     pub p12_password_file: Option<PathBuf>,
-    /// INSECURE: the PKCS#12 password on the command line.
-    #[arg(long, value_name = "PASSWORD", hide_short_help = true)]
+    /// INSECURE: the PKCS#12 / encrypted key password on the command line.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        hide_short_help = true,
+        visible_alias = "key-password-insecure"
+    )]
     pub p12_password_insecure: Option<String>,
 }

@@ -6,6 +6,10 @@
 //! Everything that can be checked on the host is checked for every file before the first
 //! UNWRAP: shapes, the DKEK's KCV, the MAC when the DKEK is given. Only the #168 refusal is per
 //! key: the other keys are restored and the exit status says that one was not.
+//!
+//! Key domains: the card wraps a key under its own domain's DKEK, and unwraps a blob into the
+//! domain whose complete DKEK has the blob's KCV; so a blob is accepted when its KCV is that of
+//! any complete domain.
 
 use std::path::{Path, PathBuf};
 
@@ -18,28 +22,10 @@ use schsm_pkcs11::card::{Device, Error, Fid};
 use crate::args::{BackupArgs, Global, RestoreArgs};
 use crate::keys::{inventory, remove_key_files, write_module_meta, KeyEntry};
 use crate::output::{explain, hex, Doing, Failure, Outcome};
-use crate::{open_logged_in, secrets};
+use crate::{domains, open_logged_in, secrets};
 
 pub const MANIFEST: &str = "manifest.tsv";
 const MANIFEST_HEADER: &str = "file\tkey_ref\tlabel\tcka_id\ttype\tbits";
-
-/// The device's complete DKEK's KCV, or why there is none.
-pub fn device_kcv(dev: &mut Device) -> Outcome<[u8; 8]> {
-    match dev.dkek_status() {
-        Ok(st) if st.is_complete() => Ok(st.kcv),
-        Ok(st) => Err(Failure::new(format!(
-            "the device's DKEK is incomplete ({} share(s) still to import)",
-            st.outstanding_shares
-        ))),
-        Err(Error::ReferencedDataNotFound | Error::InsNotSupported) => Err(Failure::new(
-            "the device has no DKEK (initialized without --dkek-shares): keys cannot be wrapped",
-        )),
-        Err(e) => Err(Failure::new(format!(
-            "cannot query the DKEK: {}",
-            explain(&e)
-        ))),
-    }
-}
 
 fn file_name(key_ref: u8) -> String {
     format!("key-{key_ref:03}.bin")
@@ -63,7 +49,7 @@ fn manifest_line(k: &KeyEntry) -> String {
 
 pub fn backup(g: &Global, a: &BackupArgs) -> Outcome {
     let mut dev = open_logged_in(g)?;
-    let kcv = device_kcv(&mut dev)?;
+    let complete = domains::require_complete(&mut dev)?;
     let mut keys = inventory(&mut dev)?;
     if let Some(r) = a.key {
         keys.retain(|k| k.key_ref == r);
@@ -91,12 +77,20 @@ pub fn backup(g: &Global, a: &BackupArgs) -> Outcome {
         format!(
             "# schsm-tool backup of {}, DKEK KCV {}",
             dev.name(),
-            hex(&kcv)
+            complete
+                .iter()
+                .map(|(d, k)| match d {
+                    0 => hex(k),
+                    _ => format!("{} (key domain {d})", hex(k)),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         MANIFEST_HEADER.to_string(),
     ];
     let mut refused = Vec::new();
     for k in &keys {
+        // The card wraps a key under the DKEK of its own key domain; the blob names it (KCV).
         let blob = match dev.wrap_key(k.key_ref) {
             Ok(b) => b,
             Err(e) => {
@@ -120,13 +114,18 @@ pub fn backup(g: &Global, a: &BackupArgs) -> Outcome {
         let path = a.dir.join(file_name(k.key_ref));
         std::fs::write(&path, file.encode()).doing(&format!("write {}", path.display()))?;
         lines.push(manifest_line(k));
+        let kcv = KeyBlob::parse(&file.blob).map(|b| hex(&b.header.kcv)).ok();
         println!(
-            "Key {} ({} {}, {:?}) -> {}",
+            "Key {} ({} {}, {:?}) -> {}{}",
             k.key_ref,
             k.kind(),
             k.bits().unwrap_or(0),
             k.label(),
-            path.display()
+            path.display(),
+            match (kcv, complete.len()) {
+                (Some(kcv), 2..) => format!(" (DKEK KCV {kcv})"),
+                _ => String::new(),
+            }
         );
     }
     lines.push(String::new());
@@ -141,7 +140,11 @@ pub fn backup(g: &Global, a: &BackupArgs) -> Outcome {
     println!(
         "{} key(s) backed up under DKEK KCV {}.",
         keys.len(),
-        hex(&kcv)
+        complete
+            .iter()
+            .map(|(_, k)| hex(k))
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
     Ok(())
 }
@@ -178,9 +181,13 @@ struct Parsed {
     path: PathBuf,
     file: WrappedKeyFile,
     blob: KeyBlob,
+    /// The key domain whose DKEK has the blob's KCV: where the card will put the key.
+    domain: u8,
 }
 
-fn parse(path: &Path, device_kcv: &[u8; 8], dkek: Option<&Dkek>) -> Outcome<Parsed> {
+/// Reads and checks one file: its blob's KCV must be that of a key domain with a complete DKEK
+/// (the card unwraps into that domain), and its MAC must verify when the DKEK is given.
+fn parse(path: &Path, complete: &[(u8, [u8; 8])], dkek: Option<&Dkek>) -> Outcome<Parsed> {
     let bytes = std::fs::read(path).doing(&format!("read {}", path.display()))?;
     let damaged = |e: Error| {
         Failure::new(format!(
@@ -191,21 +198,22 @@ fn parse(path: &Path, device_kcv: &[u8; 8], dkek: Option<&Dkek>) -> Outcome<Pars
     };
     let file = WrappedKeyFile::decode(&bytes).map_err(damaged)?;
     let blob = KeyBlob::parse(&file.blob).map_err(damaged)?;
-    if &blob.header.kcv != device_kcv {
+    let Some(&(domain, _)) = complete.iter().find(|(_, k)| *k == blob.header.kcv) else {
         return Err(Failure::new(format!(
-            "{}: made under another DKEK (KCV {}, the device's is {})",
+            "{}: made under another DKEK (KCV {}); the device has {}; nothing restored",
             path.display(),
             hex(&blob.header.kcv),
-            hex(device_kcv)
+            domains::describe_kcvs(complete)
         )));
-    }
-    if let Some(d) = dkek {
+    };
+    if let Some(d) = dkek.filter(|d| d.kcv() == blob.header.kcv) {
         blob.verify(d).map_err(damaged)?;
     }
     Ok(Parsed {
         path: path.to_path_buf(),
         file,
         blob,
+        domain,
     })
 }
 
@@ -222,19 +230,19 @@ pub fn restore(g: &Global, a: &RestoreArgs) -> Outcome {
         Some(secrets::host_dkek(g, &a.dkek_share)?)
     };
     let mut dev = open_logged_in(g)?;
-    let kcv = device_kcv(&mut dev)?;
+    let complete = domains::require_complete(&mut dev)?;
     if let Some(d) = &dkek {
-        if d.kcv() != kcv {
+        if !complete.iter().any(|(_, k)| *k == d.kcv()) {
             return Err(Failure::new(format!(
-                "the share files make DKEK KCV {}, the device's is {}",
+                "the share files make DKEK KCV {}; the device has {}",
                 hex(&d.kcv()),
-                hex(&kcv)
+                domains::describe_kcvs(&complete)
             )));
         }
     }
     let parsed = files
         .iter()
-        .map(|f| parse(f, &kcv, dkek.as_ref()))
+        .map(|f| parse(f, &complete, dkek.as_ref()))
         .collect::<Outcome<Vec<_>>>()?;
     if let Some(r) = a.key_ref {
         if r == 0 || dev.key_ids().doing("list the keys")?.contains(&r) {
@@ -244,7 +252,12 @@ pub fn restore(g: &Global, a: &RestoreArgs) -> Outcome {
     let mut refused = Vec::new();
     for p in &parsed {
         match restore_one(&mut dev, p, a.key_ref, dkek.as_ref()) {
-            Ok(id) => println!("{} -> key reference {id}", p.path.display()),
+            Ok(id) if p.domain == 0 => println!("{} -> key reference {id}", p.path.display()),
+            Ok(id) => println!(
+                "{} -> key reference {id} (key domain {})",
+                p.path.display(),
+                p.domain
+            ),
             Err(f) => {
                 eprintln!("schsm-tool: {}: not restored: {f}", p.path.display());
                 refused.push(p.path.display().to_string());
@@ -276,6 +289,8 @@ fn restore_one(
 ) -> Outcome<u8> {
     let list = p.blob.header.algorithms.clone();
     let shim = unwrap_needs_reencoding(dev.profile(), &list);
+    // Only the DKEK the blob was made with can re-encode it.
+    let dkek = dkek.filter(|d| d.kcv() == p.blob.header.kcv);
     let to_send = match (shim, dkek) {
         (false, _) => p.blob.as_bytes().to_vec(),
         (true, None) => return Err(Failure::new(BUG_168_TOOL_ADVICE)),

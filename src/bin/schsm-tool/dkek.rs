@@ -1,20 +1,21 @@
 //! The DKEK ceremony: `dkek create` (a share file in sc-hsm-tool's format, password typed or
 //! split n-of-m), `dkek import` (every file is decrypted before the first share is sent, so a
-//! wrong password changes nothing), `dkek check` (KCVs of files against the device).
+//! wrong password changes nothing), `dkek check` (KCVs of files against the device). Both take
+//! `--domain N` for key domains (see `domains.rs`).
 
 use std::io::Write;
 use std::path::Path;
 
 use crypto_bigint::U64;
 use crypto_primes::{is_prime, Flavor};
-use schsm_pkcs11::card::dkek::{Dkek, DkekShare};
+use schsm_pkcs11::card::dkek::{Dkek, DkekShare, DkekStatus, DomainDkek};
 use schsm_pkcs11::card::shamir::{self, PasswordShare};
-use schsm_pkcs11::card::{share_file, Device, Error, SecretBytes};
+use schsm_pkcs11::card::{share_file, Device, SecretBytes};
 
 use crate::args::{DkekCreateArgs, DkekFilesArgs, Global};
 use crate::output::{hex, Doing, Failure, Outcome};
 use crate::status::describe_dkek;
-use crate::{open_device, secrets};
+use crate::{domains, open_device, secrets};
 
 /// Random bytes from the device (GET CHALLENGE, as sc-hsm-tool does) or from the OS.
 fn random(dev: Option<&mut Device>, n: usize) -> Outcome<SecretBytes> {
@@ -178,22 +179,21 @@ fn decrypt_all(g: &Global, files: &[std::path::PathBuf]) -> Outcome<Vec<DkekShar
 
 pub fn import(g: &Global, a: &DkekFilesArgs) -> Outcome {
     let mut dev = open_device(g)?;
-    let st = match dev.dkek_status() {
-        Err(Error::ReferencedDataNotFound | Error::InsNotSupported) => {
-            return Err(Failure::new(
-                "the device was initialized without DKEK shares (init --dkek-shares N)",
-            ))
-        }
-        other => other.doing("query the DKEK")?,
+    let domain = a.domain.unwrap_or(0);
+    let st = domains::dkek_of(&mut dev, domain)?;
+    let which = if domain == 0 {
+        "the device".to_string()
+    } else {
+        format!("key domain {domain}")
     };
     if st.total_shares == 0 {
-        return Err(Failure::new(
-            "the device uses a random DKEK; shares cannot be imported",
-        ));
+        return Err(Failure::new(format!(
+            "{which} uses a random DKEK; shares cannot be imported"
+        )));
     }
     if usize::from(st.outstanding_shares) < a.files.len() {
         return Err(Failure::new(format!(
-            "the device expects {} more share(s), {} file(s) given; nothing imported",
+            "{which} expects {} more share(s), {} file(s) given; nothing imported",
             st.outstanding_shares,
             a.files.len()
         )));
@@ -201,16 +201,24 @@ pub fn import(g: &Global, a: &DkekFilesArgs) -> Outcome {
     let shares = decrypt_all(g, &a.files)?;
     for (share, file) in shares.iter().zip(&a.files) {
         let st = dev
-            .import_dkek_share(share)
+            .import_dkek_share_into(domain, share)
             .doing("import the DKEK share")?;
         println!(
             "{}: imported (share KCV {}).",
             file.display(),
             hex(&share.kcv())
         );
-        println!("DKEK: {}", describe_dkek(&st));
+        println!("DKEK{}: {}", domain_suffix(domain), describe_dkek(&st));
     }
     Ok(())
+}
+
+fn domain_suffix(domain: u8) -> String {
+    if domain == 0 {
+        String::new()
+    } else {
+        format!(" of key domain {domain}")
+    }
 }
 
 pub fn check(g: &Global, a: &DkekFilesArgs) -> Outcome {
@@ -228,17 +236,53 @@ pub fn check(g: &Global, a: &DkekFilesArgs) -> Outcome {
     let Some(dev) = dev.as_mut() else {
         return Ok(());
     };
-    let st = dev.dkek_status().doing("query the device's DKEK")?;
-    println!("Device DKEK: {}", describe_dkek(&st));
-    if st.is_complete() && st.kcv != kcv {
+    let candidates: Vec<(u8, DkekStatus)> = match a.domain {
+        Some(n) => vec![(n, domains::dkek_of(dev, n)?)],
+        None => domains::all(dev)?
+            .into_iter()
+            .filter_map(|(d, s)| match s {
+                DomainDkek::Dkek(st) => Some((d, st)),
+                _ => None,
+            })
+            .collect(),
+    };
+    if candidates.is_empty() {
         return Err(Failure::new(
-            "the files do not make the device's DKEK (KCVs differ)",
+            "the device has no DKEK (initialized without --dkek-shares)",
         ));
     }
-    if st.is_complete() {
-        println!("The files make the device's DKEK.");
+    for (d, st) in &candidates {
+        println!("Device DKEK{}: {}", domain_suffix(*d), describe_dkek(st));
     }
-    Ok(())
+    let complete: Vec<&(u8, DkekStatus)> = candidates
+        .iter()
+        .filter(|(_, st)| st.is_complete())
+        .collect();
+    if let Some((d, _)) = complete.iter().find(|(_, st)| st.kcv == kcv) {
+        if *d == 0 {
+            println!("The files make the device's DKEK (key domain 0).");
+        } else {
+            println!("The files make the DKEK of key domain {d}.");
+        }
+        return Ok(());
+    }
+    if complete.is_empty() {
+        // Shares still to import: nothing to compare with yet.
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "the files do not make {} (KCVs differ: files {}, device {})",
+        match a.domain {
+            Some(n) => format!("the DKEK of key domain {n}"),
+            None => "the DKEK of any key domain".to_string(),
+        },
+        hex(&kcv),
+        complete
+            .iter()
+            .map(|(d, st)| format!("domain {d} {}", hex(&st.kcv)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 #[cfg(test)]

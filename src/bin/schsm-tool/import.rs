@@ -1,5 +1,6 @@
 //! `import`: a private key and its certificate from PKCS#12 (OpenSSL 3's PBES2/AES with an
-//! HMAC-SHA256 MAC, and the legacy forms p12-keystore reads) or PKCS#8 (DER or PEM), onto the
+//! HMAC-SHA256 MAC, and the legacy forms p12-keystore reads), PKCS#8 (plain or encrypted) or a
+//! traditional RSA/EC key (DER or PEM; see `key_formats.rs`), onto the
 //! device through a key blob encoded with the DKEK held by the tool (share files), then UNWRAP
 //! KEY and the key's description (C4xx) and certificate (CExx).
 //!
@@ -11,11 +12,12 @@ use schsm_pkcs11::card::blob::{self, BlobHeader, BlobKey};
 use schsm_pkcs11::card::pkcs15::KeyUsage;
 use schsm_pkcs11::card::private_key;
 use schsm_pkcs11::card::prkd::{KeyDescription, KeyKind};
-use schsm_pkcs11::card::{Device, Fid};
+use schsm_pkcs11::card::{Device, Fid, SecretBytes};
 use zeroize::Zeroizing;
 
 use crate::args::{Global, ImportArgs};
-use crate::backup::device_kcv;
+use crate::domains;
+use crate::key_formats::{self, KeyFormat, CONVERT_HINT};
 use crate::keys::{remove_key_files, write_module_meta};
 use crate::output::{explain, hex, parse_hex, Doing, Failure, Outcome};
 use crate::{open_logged_in, secrets};
@@ -26,6 +28,9 @@ struct Input {
     certificate: Option<Vec<u8>>,
     name: Option<String>,
 }
+
+/// OpenSSL's legacy PEM encryption: a key derived with one MD5 round, not read.
+const LEGACY_PEM_ENCRYPTION: &str = "Proc-Type: 4,ENCRYPTED";
 
 /// PEM blocks of a file: (label, DER).
 fn pem_blocks(text: &str) -> Outcome<Vec<(String, Zeroizing<Vec<u8>>)>> {
@@ -43,6 +48,12 @@ fn pem_blocks(text: &str) -> Outcome<Vec<(String, Zeroizing<Vec<u8>>)>> {
             .find(&end_marker)
             .ok_or_else(|| Failure::new(format!("PEM block {label} has no END line")))?
             + end_marker.len();
+        if block[..end].contains(LEGACY_PEM_ENCRYPTION) {
+            return Err(Failure::new(format!(
+                "PEM \"{label}\" uses OpenSSL's legacy MD5-based encryption ({LEGACY_PEM_ENCRYPTION}), \
+                 which is not read; {CONVERT_HINT}"
+            )));
+        }
         let (l, der) = pem_rfc7468::decode_vec(&block.as_bytes()[..end])
             .map_err(|e| Failure::new(format!("damaged PEM block {label}: {e}")))?;
         out.push((l.to_string(), Zeroizing::new(der)));
@@ -51,29 +62,28 @@ fn pem_blocks(text: &str) -> Outcome<Vec<(String, Zeroizing<Vec<u8>>)>> {
     Ok(out)
 }
 
-fn from_pem(text: &str) -> Outcome<Input> {
-    let mut input = Input {
-        pkcs8: Zeroizing::new(Vec::new()),
-        certificate: None,
-        name: None,
-    };
+/// The key (in whichever format the PEM names) and the first certificate of a PEM file.
+fn from_pem(text: &str, password: impl FnOnce() -> Outcome<SecretBytes>) -> Outcome<Input> {
+    let mut key = None;
+    let mut certificate = None;
     for (label, der) in pem_blocks(text)? {
-        match label.as_str() {
-            "PRIVATE KEY" => input.pkcs8 = der,
-            "CERTIFICATE" if input.certificate.is_none() => input.certificate = Some(der.to_vec()),
-            "ENCRYPTED PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => {
-                return Err(Failure::new(format!(
-                    "PEM \"{label}\" is not read; convert it to an unencrypted PKCS#8 key: \
-                     openssl pkcs8 -topk8 -nocrypt -in KEY -out key.pem"
-                )))
-            }
-            _ => {}
+        if let Some(format) = KeyFormat::from_pem_label(&label) {
+            key.get_or_insert((format, der));
+        } else if label == "CERTIFICATE" && certificate.is_none() {
+            certificate = Some(der.to_vec());
         }
     }
-    if input.pkcs8.is_empty() {
-        return Err(Failure::new("the PEM file has no \"PRIVATE KEY\" block"));
-    }
-    Ok(input)
+    let (format, der) = key.ok_or_else(|| {
+        Failure::new(
+            "the PEM file has no private key (\"PRIVATE KEY\", \"ENCRYPTED PRIVATE KEY\", \
+             \"RSA PRIVATE KEY\" or \"EC PRIVATE KEY\")",
+        )
+    })?;
+    Ok(Input {
+        pkcs8: key_formats::to_pkcs8(format, &der, password)?,
+        certificate,
+        name: None,
+    })
 }
 
 /// A PFX is `SEQUENCE { INTEGER 3, ... }`; PKCS#8 starts with INTEGER 0 or 1.
@@ -90,13 +100,20 @@ fn is_pkcs12(der: &[u8]) -> bool {
         == Some((0x02, vec![3]))
 }
 
-fn from_pkcs12(g: &Global, a: &ImportArgs, der: &[u8]) -> Outcome<Input> {
-    let password = match (&a.p12_password_file, &a.p12_password_insecure) {
-        (Some(f), _) => secrets::read_secret_file(f, "PKCS#12 password")?,
-        (None, Some(v)) => schsm_pkcs11::card::SecretBytes::from_slice(v.as_bytes()),
-        (None, None) => secrets::prompt("PKCS#12 password", "--p12-password-file FILE")?,
-    };
-    let _ = g;
+/// The password of the input file (PKCS#12 or encrypted key): file, argv if insisted, prompt.
+fn file_password(a: &ImportArgs) -> Outcome<SecretBytes> {
+    match (&a.p12_password_file, &a.p12_password_insecure) {
+        (Some(f), _) => secrets::read_secret_file(f, "key file password"),
+        (None, Some(v)) => Ok(SecretBytes::from_slice(v.as_bytes())),
+        (None, None) => secrets::prompt(
+            &format!("Password of {}", a.file.display()),
+            "--key-password-file FILE",
+        ),
+    }
+}
+
+fn from_pkcs12(a: &ImportArgs, der: &[u8]) -> Outcome<Input> {
+    let password = file_password(a)?;
     let pw = Zeroizing::new(
         String::from_utf8(password.expose().to_vec())
             .map_err(|_| Failure::new("the PKCS#12 password is not UTF-8"))?,
@@ -119,17 +136,27 @@ fn from_pkcs12(g: &Global, a: &ImportArgs, der: &[u8]) -> Outcome<Input> {
     })
 }
 
-fn read_input(g: &Global, a: &ImportArgs) -> Outcome<Input> {
+fn read_input(a: &ImportArgs) -> Outcome<Input> {
     let bytes =
         Zeroizing::new(std::fs::read(&a.file).doing(&format!("read {}", a.file.display()))?);
     let mut input = match std::str::from_utf8(&bytes) {
-        Ok(text) if text.contains("-----BEGIN ") => from_pem(text)?,
-        _ if is_pkcs12(&bytes) => from_pkcs12(g, a, &bytes)?,
-        _ => Input {
-            pkcs8: Zeroizing::new(bytes.to_vec()),
-            certificate: None,
-            name: None,
-        },
+        Ok(text) if text.contains("-----BEGIN ") => from_pem(text, || file_password(a))?,
+        _ if is_pkcs12(&bytes) => from_pkcs12(a, &bytes)?,
+        _ => {
+            // DER: PKCS#8 (plain or encrypted), PKCS#1 or SEC 1.
+            let format = KeyFormat::sniff_der(&bytes).ok_or_else(|| {
+                Failure::new(format!(
+                    "{}: damaged, or not a private key (PKCS#12, PKCS#8, encrypted PKCS#8, \
+                     PKCS#1 or SEC 1, in PEM or DER)",
+                    a.file.display()
+                ))
+            })?;
+            Input {
+                pkcs8: key_formats::to_pkcs8(format, &bytes, || file_password(a))?,
+                certificate: None,
+                name: None,
+            }
+        }
     };
     if let Some(c) = &a.cert {
         let raw = std::fs::read(c).doing(&format!("read {}", c.display()))?;
@@ -180,7 +207,7 @@ fn check_supported(dev: &Device, key: &BlobKey, bits: u16) -> Outcome {
 }
 
 pub fn run(g: &Global, a: &ImportArgs) -> Outcome {
-    let input = read_input(g, a)?;
+    let input = read_input(a)?;
     let key = private_key::from_pkcs8(&input.pkcs8)
         .map_err(|e| Failure::new(format!("{}: {}", a.file.display(), explain(&e))))?;
     let (bits, intrinsic_id) = key.facts();
@@ -195,12 +222,13 @@ pub fn run(g: &Global, a: &ImportArgs) -> Outcome {
         .unwrap_or_else(|| "Imported key".to_string());
     let dkek = secrets::host_dkek(g, &a.dkek_share)?;
     let mut dev = open_logged_in(g)?;
-    let kcv = device_kcv(&mut dev)?;
-    if dkek.kcv() != kcv {
+    // The card unwraps the blob into the key domain whose DKEK has the blob's KCV.
+    let complete = domains::require_complete(&mut dev)?;
+    if !complete.iter().any(|(_, k)| *k == dkek.kcv()) {
         return Err(Failure::new(format!(
-            "the share files make DKEK KCV {}, the device's is {}",
+            "the share files make DKEK KCV {}; the device has {}",
             hex(&dkek.kcv()),
-            hex(&kcv)
+            domains::describe_kcvs(&complete)
         )));
     }
     check_supported(&dev, &key, bits)?;
@@ -264,12 +292,14 @@ mod tests {
         let blocks = pem_blocks(pem).unwrap();
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[1].1.as_slice(), &[4, 5, 6]);
-        let input = from_pem(pem).unwrap();
+        let input = from_pem(pem, || unreachable!()).unwrap();
         assert_eq!(input.certificate.unwrap(), vec![1, 2, 3]);
-        assert!(
-            from_pem("-----BEGIN EC PRIVATE KEY-----\nAQID\n-----END EC PRIVATE KEY-----\n")
-                .is_err()
-        );
+        let damaged = "-----BEGIN EC PRIVATE KEY-----\nAQID\n-----END EC PRIVATE KEY-----\n";
+        assert!(from_pem(damaged, || unreachable!()).is_err());
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\
+                      DEK-Info: AES-256-CBC,00\n\nAQID\n-----END RSA PRIVATE KEY-----\n";
+        let err = from_pem(legacy, || unreachable!()).err().unwrap();
+        assert!(err.message.contains("legacy"), "{err}");
         assert!(is_pkcs12(&[0x30, 0x03, 0x02, 0x01, 0x03]));
         assert!(!is_pkcs12(&[0x30, 0x03, 0x02, 0x01, 0x00]));
     }

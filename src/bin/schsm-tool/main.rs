@@ -1,5 +1,6 @@
 //! schsm-tool: administration of SmartCard-HSM / Nitrokey HSM devices through the card layer
-//! (not PKCS#11): status, init, the DKEK ceremony, backup/restore, key import. See
+//! (not PKCS#11): status, init, the DKEK ceremony and key domains, backup/restore, key import
+//! and generation. See
 //! docs/schsm-tool.md.
 //!
 //! Every command checks what it can on the host before it sends a changing APDU, so that a
@@ -8,8 +9,11 @@
 mod args;
 mod backup;
 mod dkek;
+mod domains;
+mod generate;
 mod import;
 mod init;
+mod key_formats;
 mod keys;
 mod output;
 mod secrets;
@@ -21,7 +25,7 @@ use clap::Parser;
 use schsm_pkcs11::card::Device;
 use schsm_pkcs11::transport::{pcsc, PcscTransport, SimTransport, Transport, TransportError};
 
-use args::{Cli, Command, DkekCommand, Global};
+use args::{Cli, Command, DkekCommand, DomainCommand, Global};
 use output::{explain, Doing, Failure, Outcome};
 
 fn main() -> ExitCode {
@@ -63,9 +67,12 @@ fn run(cli: Cli) -> Outcome {
         Command::Dkek(DkekCommand::Create(a)) => dkek::create(g, &a),
         Command::Dkek(DkekCommand::Import(a)) => dkek::import(g, &a),
         Command::Dkek(DkekCommand::Check(a)) => dkek::check(g, &a),
+        Command::Dkek(DkekCommand::Domain(DomainCommand::Create(a))) => domains::create(g, &a),
+        Command::Dkek(DkekCommand::Domain(DomainCommand::Delete(a))) => domains::delete(g, &a),
         Command::Backup(a) => backup::backup(g, &a),
         Command::Restore(a) => backup::restore(g, &a),
         Command::Import(a) => import::run(g, &a),
+        Command::Generate(a) => generate::run(g, &a),
     }
 }
 

@@ -60,9 +60,9 @@ pub fn generate_key(
         use_counter: None,
         key_domain: template::key_domain(&request, &profile)?,
     };
-    let bits = (len * 8) as u16;
+    let bits = size.bits();
     let new_key = s.with_card(CardOp::KeyGen, |dev| {
-        generate(dev, size, bits, &params, &request)
+        generate_on_card(dev, size, &params, &request)
     })?;
     let key_id = new_key.key_id;
     let handles = s.add_card_key(new_key)?;
@@ -73,13 +73,15 @@ pub fn generate_key(
     Ok(handles.private)
 }
 
-fn generate(
+/// Free id, GENERATE SYMMETRIC KEY, description and metadata; a key whose files cannot be
+/// written is deleted again. The card-facing part, shared with `schsm-tool generate`.
+pub fn generate_on_card(
     dev: &mut Device,
     size: AesKeySize,
-    bits: u16,
     params: &SymKeyParams,
     request: &KeyRequest,
 ) -> card::Result<NewKey> {
+    let bits = size.bits();
     let id = dev.free_key_id()?;
     dev.generate_aes_key(id, size, params)?;
     // Like sc-hsm-embedded: without CKA_ID the key's id is the card's key id.

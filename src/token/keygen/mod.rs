@@ -1,7 +1,8 @@
 //! Key generation and derivation on the card: C_GenerateKeyPair (`pair.rs`), C_GenerateKey
 //! (`aes.rs`), C_DeriveKey with ECDH (`derive.rs`). Templates are read in `template.rs`; the
 //! card's allowed-algorithm list, including the bug #168 decision, is made in
-//! `restrictions.rs`.
+//! `restrictions.rs`. The card-facing halves (`generate_*_on_card`) also serve `schsm-tool
+//! generate`.
 
 mod aes;
 pub mod derive;
@@ -15,6 +16,8 @@ use super::api::{Attribute, Mechanism};
 use super::error::Result;
 use super::session::session_ref;
 
+pub use aes::generate_on_card as generate_aes_on_card;
+pub use pair::generate_on_card as generate_pair_on_card;
 pub use pair::intrinsic_id;
 pub use restrictions::algorithm_list;
 

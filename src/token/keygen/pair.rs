@@ -102,7 +102,9 @@ pub fn generate_key_pair(
         params.algorithms,
         params.key_domain
     );
-    let new_key = s.with_card(CardOp::KeyGen, |dev| generate(dev, &params, kind, &request))?;
+    let new_key = s.with_card(CardOp::KeyGen, |dev| {
+        generate_on_card(dev, &params, kind, &request)
+    })?;
     let key_id = new_key.key_id;
     let handles = s.add_card_key(new_key)?;
     let public = handles.public.ok_or_else(|| {
@@ -129,8 +131,9 @@ fn strip_zeros(v: &[u8]) -> &[u8] {
 }
 
 /// Inside the card lock: free id, GAKP, description and metadata. A key whose files cannot be
-/// written is deleted again, so no nameless key is left behind.
-fn generate(
+/// written is deleted again, so no nameless key is left behind. The card-facing part, shared
+/// with `schsm-tool generate` (the caller has logged in and checked the parameters).
+pub fn generate_on_card(
     dev: &mut Device,
     params: &KeyGenParams,
     kind: KeyKind,
