@@ -1,11 +1,11 @@
 //! `status`: everything the device tells without a PIN — firmware and its known quirks,
 //! options, PIN tries left, DKEK state per key domain, the keys.
 
-use schsm_pkcs11::card::apdu::{Command, Le};
 use schsm_pkcs11::card::cvc::device_serial;
+use schsm_pkcs11::card::dkek::DomainDkek;
 use schsm_pkcs11::card::firmware::options;
 use schsm_pkcs11::card::pkcs15::TokenInfo;
-use schsm_pkcs11::card::{Device, DkekStatus, Error, Fid, PinStatus};
+use schsm_pkcs11::card::{Device, DkekStatus, Fid, PinStatus};
 
 use crate::args::Global;
 use crate::keys::{inventory, print_table};
@@ -101,29 +101,24 @@ pub fn describe_dkek(st: &DkekStatus) -> String {
 
 /// The DKEK of key domain 0 and of every further domain the device answers for.
 fn dkek_lines(dev: &mut Device) -> Vec<(u8, String)> {
-    let mut out = Vec::new();
-    match dev.dkek_status() {
-        Ok(st) => out.push((0, describe_dkek(&st))),
-        Err(Error::ReferencedDataNotFound | Error::InsNotSupported) => out.push((
-            0,
-            "none (initialized without DKEK: keys cannot be backed up)".into(),
-        )),
-        Err(e) => out.push((0, format!("unknown ({e})"))),
-    }
-    if !dev.profile().key_domains {
-        return out;
-    }
-    for domain in 1..=16u8 {
-        let cmd = Command::new(0x80, 0x52, 0x00, domain).le(Le::Max);
-        match dev.execute(&cmd).and_then(|d| DkekStatus::parse(&d)) {
-            Ok(st) => out.push((domain, describe_dkek(&st))),
-            // A configured domain without DKEK or XKEK yet.
-            Err(Error::ReferencedDataNotFound) => out.push((domain, "not set up".into())),
-            // Domains are numbered from 0 without gaps: any other refusal ends the list.
-            Err(_) => break,
-        }
-    }
-    out
+    let domains = match crate::domains::all(dev) {
+        Ok(d) => d,
+        Err(e) => return vec![(0, format!("unknown ({})", e.message))],
+    };
+    domains
+        .into_iter()
+        .map(|(domain, state)| {
+            let line = match state {
+                DomainDkek::Dkek(st) => describe_dkek(&st),
+                DomainDkek::NoDkek if domain == 0 => {
+                    "none (initialized without DKEK: keys cannot be backed up)".into()
+                }
+                // A configured domain without DKEK or XKEK yet.
+                DomainDkek::NoDkek | DomainDkek::NoSuchDomain => "not set up".into(),
+            };
+            (domain, line)
+        })
+        .collect()
 }
 
 fn describe_pin(st: PinStatus) -> String {
