@@ -2,8 +2,9 @@
 //! `schsm-sim serve --fault`) under the module's C ABI. Each scenario asserts a clean error
 //! (never CKR_GENERAL_ERROR, which is what a caught panic gives), an answer within a bounded
 //! time, and a consistent card afterwards: the library re-initialised without faults finds every
-//! key the card holds (a key generation cut after GENERATE is found with a default label), every
-//! key signs, and a certificate write cut in half is never served as a certificate.
+//! key the card holds (a key generation cut after GENERATE is found with a default label, which
+//! is then written to the card), every key signs, and a certificate write cut in half is never
+//! served as a certificate.
 //!
 //! Library state is process-global: one #[test] runs the scenarios in order.
 
@@ -192,6 +193,16 @@ fn consistent(dir: &Path, what: &str) {
         let label = String::from_utf8_lossy(&value(s, *k, CKA_LABEL)).into_owned();
         assert!(!label.is_empty(), "{what}: a key without a label");
         assert_eq!(sign(s, *k).0, CKR_OK, "{what}: key {label:?} signs");
+    }
+    // A key found without description (a generation cut after GENERATE) got the default one
+    // written by this logged-in listing, so that other applications (OpenSC) list it too.
+    let state = schsm_sim::state::Store::open(dir).unwrap().load().unwrap();
+    for id in state.keys.keys() {
+        assert!(
+            state.file(0xC400 | u16::from(*id)).is_some(),
+            "{what}: key {id} still has no description C4{id:02X} (files: {:04X?})",
+            state.files.iter().map(|f| f.fid).collect::<Vec<_>>()
+        );
     }
     for c in find(s, CKO_CERTIFICATE).unwrap() {
         assert_eq!(

@@ -254,21 +254,23 @@ card_present() {
 	timeout 10 opensc-tool -l 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && $2 == "Yes" { found = 1 } END { exit !found }'
 }
 
-# dev_serve NAME: serve device NAME in the vpcd reader and wait (bounded) until the card shows.
+# dev_serve NAME [SERVE-ARGS...]: serve device NAME in the vpcd reader (with more arguments for
+# `schsm-sim serve`, e.g. --fault SPEC) and wait (bounded) until the card shows.
 dev_serve() {
 	local name=$1 i
+	shift
 	dev_stop
 	if card_present; then
 		echo "# a card is already present in our reader before serving $name (another vicc on port $VPCD_PORT?)"
 		return 1
 	fi
-	"$SIM" serve "$WORK/$name" --vpcd "127.0.0.1:$VPCD_PORT" --apdu-log "$WORK/$name.apdu.log" \
+	"$SIM" serve "$WORK/$name" --vpcd "127.0.0.1:$VPCD_PORT" --apdu-log "$WORK/$name.apdu.log" "$@" \
 		>>"$WORK/$name.serve.log" 2>&1 &
 	SERVE_PID=$!
 	SERVE_NAME=$name
 	for i in $(seq 1 150); do
 		if ! kill -0 "$SERVE_PID" 2>/dev/null; then
-			echo "# schsm-sim serve $name exited early; its log:"
+			echo "# schsm-sim serve $name $* exited early; its log:"
 			sed 's/^/#   | /' "$WORK/$name.serve.log" | tail -n 20
 			SERVE_PID=""
 			return 1
@@ -303,6 +305,17 @@ dev_stop() {
 		sleep 0.2
 	done
 	echo "# the card is still shown in the reader 10 s after stopping serve $SERVE_NAME"
+}
+
+# wait_for FILE: bounded wait (30 s) for a client running in the background to reach a point
+# (it creates FILE).
+wait_for() {
+	for _ in $(seq 1 300); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "# the client never wrote $1"
+	return 1
 }
 
 # dev_start NAME ARGS...: dev_new + dev_serve, as one check-less step; fails loudly.

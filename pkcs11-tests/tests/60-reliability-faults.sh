@@ -16,37 +16,13 @@ STEP_TIMEOUT=${SCHSM_STEP_TIMEOUT:-40}
 CLEAN='No slot with a token|CKR_DEVICE_ERROR|CKR_DEVICE_REMOVED|CKR_TOKEN_NOT_PRESENT|CKR_TOKEN_NOT_RECOGNIZED|CKR_FUNCTION_FAILED|CKR_DEVICE_MEMORY|CKR_SESSION_HANDLE_INVALID|CKR_SLOT_ID_INVALID'
 FAULTS=0
 
-# serve_with NAME [SERVE-ARGS...]: dev_serve with more arguments for `schsm-sim serve`.
-serve_with() {
-	local name=$1
-	shift
-	dev_stop
-	"$SIM" serve "$WORK/$name" --vpcd "127.0.0.1:$VPCD_PORT" --apdu-log "$WORK/$name.apdu.log" "$@" \
-		>>"$WORK/$name.serve.log" 2>&1 &
-	SERVE_PID=$!
-	SERVE_NAME=$name
-	for _ in $(seq 1 150); do
-		if ! kill -0 "$SERVE_PID" 2>/dev/null; then
-			echo "# schsm-sim serve $name $* exited early; its log:"
-			sed 's/^/#   | /' "$WORK/$name.serve.log" | tail -n 20
-			SERVE_PID=""
-			return 1
-		fi
-		if card_present; then return 0; fi
-		sleep 0.2
-	done
-	echo "# timeout: no card 30 s after starting schsm-sim serve $name $*"
-	dev_stop
-	return 1
-}
-
 keys_on_card() { "$SIM" stat "$WORK/hsm" | sed -n 's/^Keys: *\([0-9]*\).*/\1/p'; }
 
 # consistent WHAT: served without faults, the module lists as many private keys as the card
 # holds, and each of them signs (ECDSA, verified by the module).
 consistent() {
 	local what=$1 n ids id
-	serve_with hsm || {
+	dev_serve hsm || {
 		not_ok "$what: the device serves again without faults"
 		return 1
 	}
@@ -66,7 +42,7 @@ fault() {
 	local name=$1 spec=$2 expect=$3 rc=0 t0
 	shift 3
 	FAULTS=$((FAULTS + 1))
-	serve_with hsm --fault "$spec" || {
+	dev_serve hsm --fault "$spec" || {
 		not_ok "$name: serve --fault $spec"
 		return 1
 	}
@@ -94,7 +70,7 @@ fault() {
 mkdir -p "$WORK/files"
 make_data "$WORK/files"
 dev_new hsm --firmware 3.5 --init --so-pin "$SO_PIN" --pin "$PIN" || exit 1
-serve_with hsm || {
+dev_serve hsm || {
 	not_ok "serve the device"
 	exit 1
 }

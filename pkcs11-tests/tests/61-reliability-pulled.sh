@@ -16,33 +16,6 @@ if ! step "$PYTHON" -c 'import PyKCS11'; then
 	exit 1
 fi
 
-# serve_with NAME [SERVE-ARGS...]: dev_serve with more arguments for `schsm-sim serve`.
-serve_with() {
-	local name=$1
-	shift
-	dev_stop
-	"$SIM" serve "$WORK/$name" --vpcd "127.0.0.1:$VPCD_PORT" --apdu-log "$WORK/$name.apdu.log" "$@" \
-		>>"$WORK/$name.serve.log" 2>&1 &
-	SERVE_PID=$!
-	SERVE_NAME=$name
-	for _ in $(seq 1 150); do
-		kill -0 "$SERVE_PID" 2>/dev/null || return 1
-		if card_present; then return 0; fi
-		sleep 0.2
-	done
-	return 1
-}
-
-# wait_for FILE: bounded wait for the client to reach a point.
-wait_for() {
-	for _ in $(seq 1 300); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "# the client never wrote $1"
-	return 1
-}
-
 cat >"$WORK/pulled.py" <<'PY'
 import os, sys, time
 import PyKCS11
@@ -122,7 +95,7 @@ check("... and the signature verifies", s2.verify(pub, b"\x44" * 32, sig, mech))
 PY
 
 dev_new pulled --firmware 3.5 --init --so-pin "$SO_PIN" --pin "$PIN" || exit 1
-serve_with pulled || {
+dev_serve pulled || {
 	not_ok "serve the device"
 	exit 1
 }
@@ -130,7 +103,7 @@ module_use_pcsc || exit 1
 mcheck "generate a P-256 key (id 01)" --login --pin "$PIN" --keypairgen --key-type EC:prime256v1 \
 	--id 01 --label pulled || exit 1
 # The second SIGN (the client's second signature) takes 3 s: the pull comes in the middle.
-serve_with pulled --fault "delay:3000@INS=68,skip=1" || {
+dev_serve pulled --fault "delay:3000@INS=68,skip=1" || {
 	not_ok "serve the device with a slow SIGN"
 	exit 1
 }
@@ -144,7 +117,7 @@ if wait_for "$WORK/ctl/signing"; then
 	dev_stop
 	touch "$WORK/ctl/pulled"
 	if wait_for "$WORK/ctl/back?"; then
-		serve_with pulled || echo "# the device did not come back"
+		dev_serve pulled || echo "# the device did not come back"
 		touch "$WORK/ctl/back"
 	fi
 fi

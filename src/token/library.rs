@@ -7,7 +7,9 @@
 //!   handles and wipe the parent's login state on shared cards.
 //! - Nothing is read from any card here; slots are discovered at the first C_GetSlotList.
 //! - We start no thread at all, so `InitOptions::may_create_threads == false` needs nothing, and
-//!   no thread of ours can outlive C_Finalize (NSS unloads the module after it).
+//!   no thread of ours can outlive C_Finalize (NSS unloads the module after it). A blocking
+//!   C_WaitForSlotEvent runs on the caller's thread; C_Finalize wakes it (`slot_wait.rs`)
+//!   without waiting for it to return.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +22,7 @@ use super::api::{InitOptions, LibraryInfo};
 use super::error::{Error, Result};
 use super::session::Session;
 use super::slot::Slot;
+use super::slot_wait::SlotWaits;
 use crate::config::Config;
 
 /// Everything one initialisation owns.
@@ -34,6 +37,8 @@ pub struct Library {
     next_session: AtomicU64,
     /// Object handles are unique across all tokens and never reused within an initialisation.
     pub object_handles: Arc<AtomicU64>,
+    /// Threads blocked in C_WaitForSlotEvent, woken by C_Finalize.
+    pub slot_waits: SlotWaits,
 }
 
 static LIBRARY: RwLock<Option<Arc<Library>>> = parking_lot::const_rwlock(None);
@@ -77,6 +82,7 @@ pub fn initialize(options: InitOptions) -> Result<()> {
         sessions: RwLock::new(HashMap::new()),
         next_session: AtomicU64::new(1),
         object_handles: Arc::new(AtomicU64::new(1)),
+        slot_waits: SlotWaits::default(),
     }));
     Ok(())
 }
@@ -86,6 +92,9 @@ pub fn finalize() -> Result<()> {
     match guard.take() {
         Some(lib) if lib.pid == std::process::id() => {
             drop(guard);
+            // First the waiters: they hold no lock, and must not start looking at the slots
+            // while these are shut down.
+            lib.slot_waits.finalize();
             lib.shutdown();
             super::wrap::forget_all();
             log::info!("finalize");

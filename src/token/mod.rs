@@ -10,6 +10,7 @@
 //! | `error.rs`, `card_error.rs` | `token::Error`; the one mapping `card::Error` → `token::Error` |
 //! | `library.rs`, `logger.rs` | process-global state (C_Initialize/C_Finalize, fork), the logger |
 //! | `slot.rs`, `slots.rs`, `token_info.rs` | slots (readers, simulated devices), presence, token info |
+//! | `slot_wait.rs` | the blocking C_WaitForSlotEvent and how C_Finalize ends it |
 //! | `token_state.rs` | one inserted card: its `card::Device`, caches, login state |
 //! | `info_store.rs` | serial and label shared between processes while the card stays inserted |
 //! | `session.rs`, `sessions.rs`, `login.rs`, `admin.rs` | sessions, login/logout, C_InitToken/InitPIN/SetPIN |
@@ -104,7 +105,8 @@
 //! operations → token card `Mutex` → token caches (`RwLock`s, leaf). Nobody takes the card lock
 //! while holding a cache lock. Presence checks only `try_lock` the card: a busy card is present.
 //! We start no thread, ever (so CKF_LIBRARY_CANT_CREATE_OS_THREADS is always honoured and no
-//! thread can outlive C_Finalize).
+//! thread can outlive C_Finalize). A blocking C_WaitForSlotEvent holds no lock while it waits
+//! (only briefly, to look at the slots, as C_GetSlotList does).
 
 pub mod admin;
 pub mod api;
@@ -124,6 +126,7 @@ pub mod operations;
 pub mod session;
 pub mod sessions;
 pub mod slot;
+pub mod slot_wait;
 pub mod slots;
 pub mod token_info;
 pub mod token_state;

@@ -49,7 +49,7 @@ pub struct Slot {
     pub id: CK_SLOT_ID,
     pub source: Source,
     state: Mutex<SlotState>,
-    /// Set when a card came or went; C_WaitForSlotEvent(CKF_DONT_BLOCK) reports and clears it.
+    /// Set when a card came or went (or the slot is new); C_WaitForSlotEvent reports and clears it.
     event: AtomicBool,
 }
 
@@ -193,6 +193,11 @@ impl Slot {
                 SlotState::Foreign(atr)
             }
         }
+    }
+
+    /// Marks an event (a new slot) for C_WaitForSlotEvent.
+    pub fn note_event(&self) {
+        self.event.store(true, Ordering::Relaxed);
     }
 
     /// Reports and clears a pending card event.

@@ -48,7 +48,12 @@ fn update_slots(lib: &Library) {
         if !slots.iter().any(|s| s.source == source) {
             let id = slots.len() as CK_SLOT_ID;
             log::info!("slot {id}: {source:?}");
-            slots.push(Arc::new(Slot::new(id, source)));
+            let slot = Slot::new(id, source);
+            if !first_time {
+                // A reader plugged in later is news (the first list is not).
+                slot.note_event();
+            }
+            slots.push(Arc::new(slot));
         }
     };
     for r in readers.into_iter().filter(|r| lib.config.reader_wanted(r)) {
@@ -84,21 +89,23 @@ pub fn present_token(lib: &Library, slot: CK_SLOT_ID) -> Result<Arc<Token>> {
     }
 }
 
-/// Only the non-blocking form: a blocking wait would need a thread or a cancellable PC/SC
-/// wait; NSS falls back to polling on `FunctionNotSupported` (PEERS.md §5).
+/// Reports (and clears) one slot event: a card inserted or removed, a reader added. With
+/// `dont_block`, `NoEvent` when there is none; else blocks until there is one, or until C_Finalize
+/// (`NotInitialized`; `slot_wait.rs`).
 pub fn wait_for_slot_event(dont_block: bool) -> Result<CK_SLOT_ID> {
     let lib = library::get()?;
-    if !dont_block {
-        return Err(Error::FunctionNotSupported);
+    if dont_block {
+        return take_event(&lib).ok_or(Error::NoEvent);
     }
-    update_slots(&lib);
+    super::slot_wait::block_until_event(&lib, take_event)
+}
+
+/// Looks at every slot and takes the first pending event.
+fn take_event(lib: &Library) -> Option<CK_SLOT_ID> {
+    update_slots(lib);
     let slots: Vec<Arc<Slot>> = lib.slots.read().clone();
     for slot in &slots {
-        slot.refresh(&lib);
+        slot.refresh(lib);
     }
-    slots
-        .iter()
-        .find(|s| s.take_event())
-        .map(|s| s.id)
-        .ok_or(Error::NoEvent)
+    slots.iter().find(|s| s.take_event()).map(|s| s.id)
 }

@@ -1,5 +1,6 @@
 //! Moving APDU bytes: the `Transport` trait, PC/SC readers ([`pcsc`]), in-process simulated
-//! devices ([`sim`]) and a scripted mock for tests ([`mock`]).
+//! devices ([`sim`]) and a scripted mock for tests ([`mock`]); [`pcsc_watch`] waits for reader
+//! events.
 //!
 //! A transport knows nothing of the SmartCard-HSM: it sends a command APDU and returns the
 //! response bytes including SW1 SW2. Status words are the card layer's business.
@@ -8,6 +9,7 @@ use std::fmt;
 
 pub mod mock;
 pub mod pcsc;
+pub mod pcsc_watch;
 pub mod sim;
 
 pub use self::mock::MockTransport;

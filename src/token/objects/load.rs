@@ -141,6 +141,13 @@ pub fn materialize(token: &Token, scope: Scope, refresh: Refresh) -> Result<()> 
         dkek_objects::apply(&mut st, token, &statuses);
     }
     build(&mut st, token, scope);
+    drop(st);
+    // Keys found without description (a key generation or import cut after the card made the
+    // key: card pulled, process killed) get theirs written as soon as the user is logged in. At
+    // C_Login the keys are usually not listed yet, so it is done here too.
+    if scope.keys && token.login_state() == crate::token::token_state::LoginState::User {
+        super::finish_orphan_keys(token);
+    }
     Ok(())
 }
 
