@@ -364,11 +364,13 @@ fn derived_value(
 ) -> api::Result<Vec<u8>> {
     let sr = schsm_pkcs11::token::session::session_ref(s)?;
     let attrs = derive::derived_key_template(&sr, m, base, template)?;
+    // Attribute wipes its value on drop, so the value is copied out, not moved.
     Ok(attrs
-        .into_iter()
+        .iter()
         .find(|a| a.kind == CKA_VALUE)
         .expect("CKA_VALUE")
-        .value)
+        .value
+        .clone())
 }
 
 fn ecdh(kdf: CK_ULONG, shared: &[u8], public_data: Vec<u8>) -> api::Mechanism {

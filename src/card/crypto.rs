@@ -1,5 +1,6 @@
 //! Thin wrappers over RustCrypto for the host-side formats (key blobs, share files): AES-256-CBC
-//! and AES-256-CMAC. No primitive is implemented here.
+//! and AES-256-CMAC. No primitive is implemented here. Each wrapper wipes the stack its cipher
+//! used when it is done (`secret::wipe_stack`): the keys here are DKEK-derived or share keys.
 
 use aes::Aes256;
 use cbc::cipher::block_padding::{Iso7816, NoPadding, Pkcs7};
@@ -7,7 +8,7 @@ use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use cmac::{KeyInit, Mac};
 
 use super::error::{Error, Result};
-use super::secret::SecretBytes;
+use super::secret::{wipe_stack, SecretBytes};
 
 type Enc = cbc::Encryptor<Aes256>;
 type Dec = cbc::Decryptor<Aes256>;
@@ -41,6 +42,7 @@ pub fn aes256_cbc_encrypt(
             .map(|c| c.len()),
     }
     .unwrap_or(0);
+    wipe_stack();
     buf.truncate(n);
     buf
 }
@@ -54,9 +56,11 @@ pub fn aes256_cbc_decrypt_raw(key: &[u8; 32], iv: &[u8; 16], cipher: &[u8]) -> R
         )));
     }
     let mut buf = cipher.to_vec();
-    Dec::new(key.into(), iv.into())
+    let r = Dec::new(key.into(), iv.into())
         .decrypt_padded::<NoPadding>(&mut buf)
-        .map_err(|_| Error::malformed("AES-CBC decryption failed"))?;
+        .map(|_| ());
+    wipe_stack();
+    r.map_err(|_| Error::malformed("AES-CBC decryption failed"))?;
     Ok(SecretBytes::new(buf))
 }
 
@@ -75,6 +79,7 @@ pub fn aes256_cbc_decrypt_pkcs7(
         .decrypt_padded::<Pkcs7>(&mut buf)
         .ok()
         .map(|p| p.len());
+    wipe_stack();
     let out = n.map(|n| SecretBytes::from_slice(&buf[..n]));
     zeroize::Zeroize::zeroize(&mut buf);
     out
@@ -82,16 +87,24 @@ pub fn aes256_cbc_decrypt_pkcs7(
 
 /// AES-256-CMAC.
 pub fn aes256_cmac(key: &[u8; 32], data: &[u8]) -> [u8; 16] {
-    let mut mac = <cmac::Cmac<Aes256> as KeyInit>::new(key.into());
-    mac.update(data);
-    mac.finalize().into_bytes().into()
+    let tag = {
+        let mut mac = <cmac::Cmac<Aes256> as KeyInit>::new(key.into());
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    };
+    wipe_stack();
+    tag
 }
 
 /// Checks an AES-256-CMAC in constant time.
 pub fn aes256_cmac_verify(key: &[u8; 32], data: &[u8], tag: &[u8]) -> bool {
-    let mut mac = <cmac::Cmac<Aes256> as KeyInit>::new(key.into());
-    mac.update(data);
-    mac.verify_slice(tag).is_ok()
+    let ok = {
+        let mut mac = <cmac::Cmac<Aes256> as KeyInit>::new(key.into());
+        mac.update(data);
+        mac.verify_slice(tag).is_ok()
+    };
+    wipe_stack();
+    ok
 }
 
 #[cfg(test)]

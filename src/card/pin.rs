@@ -113,7 +113,9 @@ impl InitParams {
         if !(1..=15).contains(&self.retry_counter) {
             return Err(Error::InvalidArgument("retry counter must be 1..15".into()));
         }
-        let mut d = Vec::new();
+        // Room for every TLV at once (at most 45 bytes): a growing vector would free its old
+        // buffer, with the PINs in it, unwiped.
+        let mut d = Vec::with_capacity(64);
         tlv::write(&mut d, 0x80, &self.options.to_be_bytes());
         tlv::write(&mut d, 0x81, self.user_pin.expose());
         tlv::write(&mut d, 0x82, self.so_pin.expose());

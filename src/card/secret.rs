@@ -86,6 +86,22 @@ impl<const N: usize> fmt::Debug for SecretArray<N> {
     }
 }
 
+/// Bytes of stack [`wipe_stack`] overwrites: more than the cipher calls of `crypto.rs` use.
+const STACK_WIPE_LEN: usize = 8 * 1024;
+
+/// Overwrites the stack just below the caller's frame, where the frames of the functions it
+/// called were. For what zeroize-on-drop cannot reach: the `aes` crate's VAES/AES-NI backends
+/// spill the key schedule (whose first round keys are the key) into their own stack frames, and
+/// those bytes stay there after they return (seen with K_MAC in
+/// pkcs11-tests/tests/65-reliability-secrets-memory.sh).
+#[inline(never)]
+pub fn wipe_stack() {
+    let mut area = [0u8; STACK_WIPE_LEN];
+    // Volatile writes: the compiler may not drop the stores to a buffer that is never read.
+    area.zeroize();
+    std::hint::black_box(&area);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

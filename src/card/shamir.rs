@@ -10,7 +10,7 @@ use super::error::{Error, Result};
 use super::secret::SecretBytes;
 
 /// One custodian's share: id x (1..=n) and value y < p.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, zeroize::Zeroize)]
 pub struct PasswordShare {
     pub x: u64,
     pub y: u64,
@@ -95,10 +95,14 @@ pub fn reconstruct_secret(prime: u64, shares: &[PasswordShare]) -> Result<u64> {
 /// The share file password from `t` shares, as sc-hsm-tool derives it: the secret's minimal
 /// big-endian bytes (OpenSSL's BN_bn2bin).
 pub fn reconstruct_password(prime: u64, shares: &[PasswordShare]) -> Result<SecretBytes> {
-    let s = reconstruct_secret(prime, shares)?;
-    let bytes = s.to_be_bytes();
+    let mut s = reconstruct_secret(prime, shares)?;
+    let mut bytes = s.to_be_bytes();
     let first = bytes.iter().position(|&b| b != 0).unwrap_or(8);
-    Ok(SecretBytes::from_slice(&bytes[first..]))
+    let password = SecretBytes::from_slice(&bytes[first..]);
+    // The password's stack copies.
+    zeroize::Zeroize::zeroize(&mut s);
+    zeroize::Zeroize::zeroize(&mut bytes);
+    Ok(password)
 }
 
 /// Splits `secret` into `n` shares (x = 1..=n) with the polynomial

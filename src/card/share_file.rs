@@ -61,7 +61,10 @@ pub fn evp_bytes_to_key_md5_with_progress(
             }
         }
         progress(done + u64::from(iterations), total);
-        let mut joined = material.expose().to_vec();
+        // Room for all 48 bytes at once: growing the vector would free the old buffer, with
+        // the key material in it, unwiped.
+        let mut joined = Vec::with_capacity(48);
+        joined.extend_from_slice(material.expose());
         joined.extend_from_slice(&d);
         material = SecretBytes::new(joined);
         prev = Some(SecretBytes::from_slice(&d));

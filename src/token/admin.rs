@@ -20,7 +20,7 @@ use super::session::session_ref;
 use super::slots::present_token;
 use super::token_info::{CARD_MAX_PIN_LEN, MAX_PIN_LEN};
 use super::token_state::LoginState;
-use crate::card::{pkcs15, Fid, InitParams, PinStatus};
+use crate::card::{pkcs15, Fid, InitParams, PinStatus, SecretBytes};
 
 pub fn init_token(slot: CK_SLOT_ID, so_pin: &[u8], label: &[u8]) -> Result<()> {
     let lib = library::get()?;
@@ -32,8 +32,9 @@ pub fn init_token(slot: CK_SLOT_ID, so_pin: &[u8], label: &[u8]) -> Result<()> {
     let label = String::from_utf8_lossy(label)
         .trim_end_matches([' ', '\0'])
         .to_string();
-    let provisional: Vec<u8> = so.expose()[..6].to_vec();
-    let mut params = InitParams::new(so.clone(), &provisional);
+    // Part of the SO-PIN: wiped when done.
+    let provisional = SecretBytes::from_slice(&so.expose()[..6]);
+    let mut params = InitParams::new(so.clone(), provisional.expose());
     params.dkek_shares = lib.config.dkek_shares;
     log::info!(
         "slot {slot}: initialising the token (label {label:?}, DKEK shares {:?})",
@@ -42,7 +43,7 @@ pub fn init_token(slot: CK_SLOT_ID, so_pin: &[u8], label: &[u8]) -> Result<()> {
     let r = token.with_card(CardOp::InitToken, |dev| {
         dev.initialize(&params)?;
         // Writing 2F03 needs the user PIN.
-        dev.verify_pin(&provisional)?;
+        dev.verify_pin(provisional.expose())?;
         dev.write_file(
             Fid::TOKEN_INFO,
             &pkcs15::TokenInfo::with_label(&label).encode(),

@@ -119,10 +119,26 @@ pub enum MechanismParam {
 
 /// One template entry: PKCS#11 encoding of the value (CK_BBOOL one byte, CK_ULONG native-endian
 /// `size_of::<CK_ULONG>()` bytes, strings and byte arrays as is).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Attribute {
     pub kind: CK_ATTRIBUTE_TYPE,
     pub value: Vec<u8>,
+}
+
+/// Type and length only: a template may carry key material, and `{:?}` must never log it.
+impl std::fmt::Debug for Attribute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Attribute({:#x}, {} bytes)", self.kind, self.value.len())
+    }
+}
+
+/// A template may carry key material (C_CreateObject's CKA_VALUE, RSA primes): every value is
+/// wiped when its template goes, whatever the attribute
+/// (pkcs11-tests/tests/65-reliability-secrets-memory.sh).
+impl Drop for Attribute {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.value);
+    }
 }
 
 /// The answer for one entry of C_GetAttributeValue.

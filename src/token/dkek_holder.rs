@@ -3,7 +3,7 @@
 //! shim (re-encoding a blob without its algorithm list) and by key import (encoding blobs).
 //!
 //! Decrypting a share file costs 10 million MD5 rounds, so it is done once per process, when a
-//! caller first needs the DKEK, and the result (a zeroizing `Dkek`) is kept for the process.
+//! caller first needs the DKEK, and the result (a zeroizing `Dkek`) is kept until C_Finalize.
 //! Passwords are read, used and wiped; nothing secret is logged.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +20,11 @@ use crate::config::Config;
 /// The configured files the cached DKEK came from, and the DKEK.
 type Cached = (Vec<PathBuf>, Arc<Dkek>);
 static CACHE: Mutex<Option<Cached>> = Mutex::new(None);
+
+/// Drops the kept DKEK (C_Finalize): nothing of it may outlive the library's use.
+pub fn forget() {
+    *CACHE.lock() = None;
+}
 
 /// Whether the configuration names share files at all.
 pub fn configured(config: &Config) -> bool {
@@ -114,7 +119,9 @@ pub fn parse_split(text: &str) -> Result<SecretBytes, String> {
         u64::from_str_radix(s, 16).map_err(|_| "a number is not hex of at most 64 bits".to_string())
     };
     let mut prime = None;
-    let mut shares = Vec::new();
+    // The share values rebuild the password: wiped when done, and room for all of them at once
+    // (a growing vector frees its old buffer unwiped).
+    let mut shares = zeroize::Zeroizing::new(Vec::with_capacity(text.lines().count()));
     for line in text
         .lines()
         .map(str::trim)

@@ -97,6 +97,7 @@ pub fn finalize() -> Result<()> {
             lib.slot_waits.finalize();
             lib.shutdown();
             super::wrap::forget_all();
+            super::dkek_holder::forget();
             log::info!("finalize");
             Ok(())
         }

@@ -117,24 +117,29 @@ fn normalize_shares(text: &str) -> Zeroizing<String> {
     let printout = text
         .lines()
         .any(|l| l.trim_start().starts_with("Share value"));
-    let mut out = Zeroizing::new(String::new());
-    let (mut prime, mut id) = (None::<String>, None::<String>);
+    // Never longer than the input (plus a last newline): `out` never grows, so no freed copy of
+    // a share value is left behind; the temporaries are wiped too.
+    let mut out = Zeroizing::new(String::with_capacity(text.len() + 1));
+    let no_colons = |s: &str| Zeroizing::new(s.replace(':', ""));
+    let (mut prime, mut id) = (None::<Zeroizing<String>>, None::<Zeroizing<String>>);
     for line in text.lines().map(str::trim) {
         if !printout {
-            out.push_str(&line.replace(':', ""));
+            out.push_str(&no_colons(line));
             out.push('\n');
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
-        let value = value.trim().replace(':', "");
+        let value = no_colons(value.trim());
         match key.trim().to_ascii_lowercase().as_str() {
             "prime" => prime = Some(value),
             "share id" => id = Some(value),
             "share value" => {
                 if let (Some(p), Some(i)) = (&prime, id.take()) {
-                    out.push_str(&format!("{p} {i} {value}\n"));
+                    for part in [p.as_str(), " ", i.as_str(), " ", value.as_str(), "\n"] {
+                        out.push_str(part);
+                    }
                 }
             }
             _ => {}
