@@ -45,10 +45,13 @@ impl KeyEntry {
             .or_else(|| self.public_key().map(|p| p.bits()))
     }
 
+    /// The description's label; a key without description (a key generation or unwrap cut
+    /// before the host wrote it, or another tool's key) says so, since PKCS#11 modules show it
+    /// only once the type is known and `delete` is how to free its reference.
     pub fn label(&self) -> &str {
         self.description
             .as_ref()
-            .map_or("", |d| d.common.label.as_str())
+            .map_or("(no description)", |d| d.common.label.as_str())
     }
 
     pub fn cka_id(&self) -> Vec<u8> {
