@@ -61,12 +61,16 @@ install: $(MODULE) $(TOOLS)
 	sed 's|@PKCS11DIR@|$(PKCS11DIR)|' packaging/schsm.module.in >$(DESTDIR)$(P11KIT_MODULES)/schsm.module
 	chmod 0644 $(DESTDIR)$(P11KIT_MODULES)/schsm.module
 
+# uninstall also removes the folders install made, when nothing else is in them (rmdir leaves
+# a non-empty one alone).
 uninstall:
 	rm -f $(DESTDIR)$(PKCS11DIR)/libschsm_pkcs11.so $(DESTDIR)$(BINDIR)/schsm-tool \
 		$(DESTDIR)$(BINDIR)/schsm-sim $(DESTDIR)$(INCLUDEDIR)/schsm-pkcs11.h \
 		$(DESTDIR)$(P11KIT_MODULES)/schsm.module
 	rm -rf $(DESTDIR)$(DOCDIR)
-	-rmdir $(DESTDIR)$(PKCS11DIR) 2>/dev/null
+	rmdir $(DESTDIR)$(PKCS11DIR) $(DESTDIR)$(P11KIT_MODULES) 2>/dev/null || true
+	rmdir $(if $(MULTIARCH),$(DESTDIR)$(LIBDIR)) $(DESTDIR)$(dir $(P11KIT_MODULES)) \
+		$(DESTDIR)$(PREFIX)/share/doc 2>/dev/null || true
 
 deb: $(MODULE) $(TOOLS)
 	rm -rf target/debian/root
