@@ -66,7 +66,7 @@ fn init_failure(e: schsm_pkcs11::card::Error) -> Failure {
 pub fn run(g: &Global, a: &InitArgs) -> Outcome {
     let mut dev = open_device(g)?;
     let so_pin = secrets::so_pin(g)?;
-    let pin = secrets::user_pin(g)?;
+    let pin = secrets::new_user_pin(g)?;
     let p = params(a, so_pin, &pin)?;
     if a.key_domains.is_some() && !dev.profile().key_domains {
         return Err(Failure::new(format!(

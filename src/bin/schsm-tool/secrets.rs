@@ -64,6 +64,21 @@ fn from_sources(
     prompt(label, flag_hint)
 }
 
+/// The user PIN `init` sets: asked twice at a prompt, since a typo would set a PIN nobody knows.
+pub fn new_user_pin(g: &Global) -> Outcome<SecretBytes> {
+    if g.pin_file.is_some() || g.pin_insecure.is_some() {
+        return user_pin(g);
+    }
+    let first = prompt("New user PIN", "--pin-file FILE")?;
+    let again = prompt("Repeat the new user PIN", "--pin-file FILE")?;
+    if first.expose() != again.expose() {
+        return Err(Failure::new(
+            "the two user PINs differ; the device was not touched",
+        ));
+    }
+    Ok(first)
+}
+
 pub fn user_pin(g: &Global) -> Outcome<SecretBytes> {
     from_sources(
         g.pin_file.as_deref(),
