@@ -24,6 +24,32 @@ pub fn list_readers() -> Result<Vec<String>, TransportError> {
     }
 }
 
+/// The PC/SC readers present now, each with whether a card is in it (for `schsm-tool readers`).
+pub fn readers_with_cards() -> Result<Vec<(String, bool)>, TransportError> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(map_error)?;
+    let names = match ctx.list_readers_owned() {
+        Ok(names) => names,
+        Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
+        Err(e) => return Err(map_error(e)),
+    };
+    let mut states: Vec<pcsc::ReaderState> = names
+        .into_iter()
+        .map(|n| pcsc::ReaderState::new(n, pcsc::State::UNAWARE))
+        .collect();
+    // UNAWARE: the present state is reported at once.
+    match ctx.get_status_change(Duration::ZERO, &mut states) {
+        Ok(()) | Err(pcsc::Error::Timeout) => {}
+        Err(e) => return Err(map_error(e)),
+    }
+    Ok(states
+        .iter()
+        .map(|s| {
+            let name = s.name().to_string_lossy().into_owned();
+            (name, s.event_state().contains(pcsc::State::PRESENT))
+        })
+        .collect())
+}
+
 /// A shared connection to the card in one PC/SC reader.
 pub struct PcscTransport {
     ctx: pcsc::Context,

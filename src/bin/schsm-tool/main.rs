@@ -77,9 +77,12 @@ fn run(cli: Cli) -> Outcome {
 }
 
 fn readers() -> Outcome {
-    let names = pcsc::list_readers().map_err(|e| Failure::new(reader_error(&e)))?;
-    for (i, n) in names.iter().enumerate() {
-        println!("{i}: {n}");
+    let readers = pcsc::readers_with_cards().map_err(|e| Failure::new(reader_error(&e)))?;
+    if readers.is_empty() {
+        println!("(no readers)");
+    }
+    for (i, (name, card)) in readers.iter().enumerate() {
+        println!("{i}: {name}{}", if *card { "" } else { " (no card)" });
     }
     Ok(())
 }
