@@ -72,16 +72,7 @@ fn ec_point(d: &mut Device, id: u8) -> Vec<u8> {
 fn dkek(s: &Scratch, devices: &[&TempDevice]) -> String {
     let share = s.path("share.pbe");
     if !Path::new(&share).exists() {
-        ok(&[
-            "--password-file",
-            &s.path("pw"),
-            "--iterations",
-            ITER,
-            "dkek",
-            "create",
-            "--no-device",
-            &share,
-        ]);
+        create_share(s, "share.pbe");
     }
     for dev in devices {
         ok(&[

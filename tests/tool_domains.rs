@@ -71,16 +71,7 @@ fn device_with_domains(s: &Scratch, domains: &str, share0: &str) -> TempDevice {
 
 fn make_shares(s: &Scratch, names: &[&str]) {
     for n in names {
-        ok(&[
-            "--password-file",
-            &s.path("pw"),
-            "--iterations",
-            ITER,
-            "dkek",
-            "create",
-            "--no-device",
-            &s.path(n),
-        ]);
+        create_share(s, n);
     }
 }
 

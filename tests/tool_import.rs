@@ -65,17 +65,7 @@ fn openssl_verifies(s: &Scratch, dev: &TempDevice, id: u8, alg: SignAlgorithm, c
 
 fn device_with_dkek(s: &Scratch) -> (TempDevice, String) {
     let dev = TempDevice::new("3.5", Some(1));
-    let share = s.path("share.pbe");
-    ok(&[
-        "--password-file",
-        &s.path("pw"),
-        "--iterations",
-        ITER,
-        "dkek",
-        "create",
-        "--no-device",
-        &share,
-    ]);
+    let share = create_share(s, "share.pbe");
     ok(&[
         "--sim",
         &sim(&dev),

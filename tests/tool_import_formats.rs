@@ -28,9 +28,8 @@ fn openssl(args: &[&str]) -> bool {
 /// A device with a DKEK from one share file; returns it and the file.
 fn device_with_dkek(s: &Scratch) -> (TempDevice, String) {
     let dev = TempDevice::new("3.5", Some(1));
-    let share = s.path("share.pbe");
+    let share = create_share(s, "share.pbe");
     let common = ["--password-file", &s.path("pw"), "--iterations", ITER];
-    ok(&[&common[..], &["dkek", "create", "--no-device", &share]].concat());
     ok(&[
         &["--sim", &sim(&dev)][..],
         &common,

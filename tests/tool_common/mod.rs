@@ -49,6 +49,23 @@ impl Drop for Scratch {
     }
 }
 
+/// `dkek create --no-device FILE` with the scratch password ("pw") and [`ITER`] rounds; returns
+/// the file's path.
+pub fn create_share(s: &Scratch, name: &str) -> String {
+    let file = s.path(name);
+    ok(&[
+        "--password-file",
+        &s.path("pw"),
+        "--iterations",
+        ITER,
+        "dkek",
+        "create",
+        "--no-device",
+        &file,
+    ]);
+    file
+}
+
 pub fn tool(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_schsm-tool"))
         .args(args)
