@@ -24,6 +24,14 @@ module_require() {
 	fi
 }
 
+# pykcs11_require: $PYTHON must import PyKCS11, or the test stops with one failed check.
+pykcs11_require() {
+	if ! step "$PYTHON" -c 'import PyKCS11'; then
+		not_ok "$TEST_NAME: $PYTHON cannot import PyKCS11 (apt-get install python3-pykcs11)"
+		exit 1
+	fi
+}
+
 # module_use_sim DIR...: the module serves these device directories in-process, no PC/SC.
 module_use_sim() {
 	local dirs

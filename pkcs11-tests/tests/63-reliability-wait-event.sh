@@ -17,10 +17,7 @@
 . "$(dirname "$0")/../lib/module.sh"
 module_require
 
-if ! step "$PYTHON" -c 'import PyKCS11'; then
-	not_ok "$TEST_NAME: $PYTHON cannot import PyKCS11 (apt-get install python3-pykcs11)"
-	exit 1
-fi
+pykcs11_require
 
 cat >"$WORK/wait_event.py" <<'PY'
 import ctypes, os, sys, threading, time

@@ -22,10 +22,7 @@
 . "$T_DIR/lib/module.sh"
 module_require
 
-if ! step "$PYTHON" -c 'import PyKCS11'; then
-	not_ok "$TEST_NAME: $PYTHON cannot import PyKCS11 (apt-get install python3-pykcs11)"
-	exit 1
-fi
+pykcs11_require
 
 # key_files: the key files (CCxx), descriptions (C4xx) and public keys (CExx) on the device.
 key_files() {
