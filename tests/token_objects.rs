@@ -431,3 +431,36 @@ fn destroying_a_key_deletes_its_files() {
     let again = ec_key_through_contract(s, "new");
     assert!(again.private > h.public.unwrap());
 }
+
+/// A C_UnwrapKey cut before the card imported the key leaves the description it wrote first
+/// (C4xx) at a reference without key: not a key for us, deleted at the next listing by the
+/// logged-in user; a certificate at such a reference (a destroyed key's) stays.
+#[test]
+fn descriptions_without_key_are_cleared() {
+    let env = Env::new(&[HSM]);
+    let mut dev = env.device(0);
+    dev.verify_pin(PIN).unwrap();
+    let desc = KeyDescription::opensc(KeyKind::Ec, "ghost", &[0x66], KeyUsage::SIGN, 7, 256);
+    dev.write_file(Fid::prkd(7), &desc.encode()).unwrap();
+    let cert = data_file("token_ee_cert.der");
+    dev.write_file(Fid::ee_certificate(9), &cert).unwrap();
+    dev.logout().unwrap();
+
+    // Without login nothing is written (and private keys are not listed).
+    let slot = env.slots()[0];
+    let s = env.session(slot, true);
+    assert!(find(s, &[class(CKO_PRIVATE_KEY)]).is_empty());
+    assert!(dev.enumerate().unwrap().contains(&Fid::prkd(7)));
+
+    api::login(s, CKU_USER, Some(PIN)).unwrap();
+    assert!(find(s, &[class(CKO_PRIVATE_KEY)]).is_empty());
+    let fids = dev.enumerate().unwrap();
+    assert!(
+        !fids.contains(&Fid::prkd(7)),
+        "the ghost description is still there"
+    );
+    assert!(
+        fids.contains(&Fid::ee_certificate(9)),
+        "a lone certificate was deleted"
+    );
+}

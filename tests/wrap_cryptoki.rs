@@ -26,11 +26,16 @@ const PIN: &str = "648219";
 const SHARE: [u8; 32] = [0x3C; 32];
 const MESSAGE: &[u8] = b"signed through an independent client";
 
-/// target/<profile>/libschsm_pkcs11.so beside target/<profile>/deps (this test binary).
-fn module() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let so = exe.parent()?.parent()?.join("libschsm_pkcs11.so");
-    so.exists().then_some(so)
+/// The module cargo built for this test run: target/<profile>/deps/libschsm_pkcs11.so, beside
+/// this test binary (`cargo test` builds the cdylib there; `cargo build` also copies it up).
+fn module() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let deps = exe.parent().expect("deps folder");
+    [deps.to_path_buf(), deps.join("..")]
+        .into_iter()
+        .map(|d| d.join("libschsm_pkcs11.so"))
+        .find(|so| so.exists())
+        .expect("libschsm_pkcs11.so built beside the test binary (cargo test builds it)")
 }
 
 fn device(dir: &Path, firmware: &str) {
@@ -97,10 +102,7 @@ fn rv(e: Error) -> RvError {
 
 #[test]
 fn hsm1_to_firmware_31_through_the_so() {
-    let Some(so) = module() else {
-        eprintln!("skipped: libschsm_pkcs11.so not built next to the test binary");
-        return;
-    };
+    let so = module();
     let base = std::env::temp_dir().join(format!("schsm-cryptoki-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();

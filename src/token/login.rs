@@ -66,8 +66,10 @@ fn login_user(s: &SessionRef, pin: &[u8], context_specific: bool) -> Result<()> 
             if !context_specific {
                 token.set_login(LoginState::User, None);
                 log::info!("slot {}: user logged in", s.slot_id());
-                // Keys left without description (interrupted imports) get theirs now.
+                // Keys left without description (interrupted key generations) get theirs now,
+                // descriptions left without key (interrupted unwraps) go.
                 super::objects::finish_orphan_keys(token);
+                super::objects::clear_ghost_descriptions(token);
             }
             Ok(())
         }

@@ -109,8 +109,56 @@ pub fn write_key_files(dev: &mut Device, key: &NewKey) -> card::Result<()> {
     Ok(())
 }
 
+/// Deletes the descriptions (C4xx) and metadata (CBxx) of key references that hold no key
+/// (CCxx): what a C_UnwrapKey cut before the card acted leaves (`wrap::unwrap::import_to_card`
+/// writes them before UNWRAP KEY). Nothing else leaves them: deleting a key removes its
+/// description first, and OpenSC writes a description after the key. Certificates (CExx) stay:
+/// a destroyed key's certificate is an object of its own. The cached file list only says whether
+/// to look; the decision is taken on a fresh ENUMERATE inside the card transaction, so another
+/// process's import in progress is never touched. Called with the user logged in; best effort.
+pub fn clear_ghost_descriptions(token: &crate::token::token_state::Token) {
+    let ghost = |fids: &std::collections::BTreeSet<Fid>, f: &Fid| {
+        f.prefix() == crate::card::fid::prefix::PRKD
+            && f.id() != 0
+            && !fids.contains(&Fid::key(f.id()))
+    };
+    let suspected = {
+        let st = token.objects.read();
+        st.fids
+            .as_ref()
+            .is_some_and(|fids| fids.iter().any(|f| ghost(fids, f)))
+    };
+    if !suspected {
+        return;
+    }
+    let cleared = token.with_card(crate::token::card_error::CardOp::Write, |dev| {
+        let fids: std::collections::BTreeSet<Fid> = dev.enumerate()?.into_iter().collect();
+        let ghosts: Vec<u8> = fids
+            .iter()
+            .filter(|f| ghost(&fids, f))
+            .map(|f| f.id())
+            .collect();
+        for id in &ghosts {
+            dev.delete_file_if_exists(Fid::prkd(*id))?;
+            dev.delete_file_if_exists(key_meta::fid(*id))?;
+        }
+        Ok(ghosts)
+    });
+    match cleared {
+        Ok(ghosts) => {
+            let mut st = token.objects.write();
+            for id in ghosts {
+                log::info!("key reference {id}: description without key (a cut import) deleted");
+                st.note_written(Fid::prkd(id), None);
+                st.note_written(key_meta::fid(id), None);
+            }
+        }
+        Err(e) => log::warn!("deleting descriptions without key failed ({e:?}); retried later"),
+    }
+}
+
 /// Writes the default description of keys shown without one (`build.rs`: a CCxx whose C4xx
-/// was never written, e.g. an import interrupted after UNWRAP KEY), so that OpenSC and other
+/// was never written, e.g. a key generation interrupted after GENERATE), so that OpenSC and other
 /// processes see them too. Called once the user is logged in (writing needs the PIN); best
 /// effort: a failure is logged and retried at the next login.
 pub fn finish_orphan_keys(token: &crate::token::token_state::Token) {

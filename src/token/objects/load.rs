@@ -147,6 +147,7 @@ pub fn materialize(token: &Token, scope: Scope, refresh: Refresh) -> Result<()> 
     // C_Login the keys are usually not listed yet, so it is done here too.
     if scope.keys && token.login_state() == crate::token::token_state::LoginState::User {
         super::finish_orphan_keys(token);
+        super::clear_ghost_descriptions(token);
     }
     Ok(())
 }

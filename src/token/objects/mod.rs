@@ -33,7 +33,8 @@ pub mod x509;
 
 pub use key_meta::KeyMeta;
 pub use keys::{
-    add_card_key, finish_orphan_keys, key_info, write_key_files, KeyHandles, KeyInfo, NewKey,
+    add_card_key, clear_ghost_descriptions, finish_orphan_keys, key_info, write_key_files,
+    KeyHandles, KeyInfo, NewKey,
 };
 pub use model::{Body, Identity, Object, PublicInfo, PublicKind};
 

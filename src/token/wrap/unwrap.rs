@@ -251,7 +251,7 @@ fn size_guess(kind: KeyKind, blob_len: usize, list_len: usize) -> u16 {
     }
 }
 
-/// UNWRAP KEY into a free key reference, then the host files; rolled back if a write fails.
+/// The host files of a free key reference, then UNWRAP KEY into it; rolled back on failure.
 pub fn import_to_card(
     s: &SessionRef,
     k: Incoming,
@@ -322,12 +322,20 @@ pub fn import_to_card(
     };
     let blob = &k.blob;
     let certificate = k.certificate.clone();
+    // The files first, then UNWRAP KEY: when the card is pulled (or the process dies) after the
+    // card imported the key but before its answer came, the key is complete on the card. Nothing
+    // on the card would tell the type of a key without description (unlike a generated key,
+    // whose CV request the card answers with). The other cut, before the card acted, leaves a
+    // description without key: not a key for our module, removed at the next login
+    // (`objects::keys::clear_ghost_descriptions`), and overwritten by the next key at this
+    // reference anyway.
     let new_key = s.with_card(CardOp::Unwrap, |dev| {
         let id = dev.free_key_id()?;
-        dev.unwrap_key(id, blob)?;
         let new_key = make(id);
-        if let Err(e) = write_files(dev, &new_key, certificate.as_deref()) {
-            log::warn!("C_UnwrapKey: writing the files of key {id} failed ({e}); key removed");
+        let done = write_files(dev, &new_key, certificate.as_deref())
+            .and_then(|()| dev.unwrap_key(id, blob));
+        if let Err(e) = done {
+            log::warn!("C_UnwrapKey: key {id} not imported ({e}); its files removed");
             remove_key(dev, id);
             return Err(e);
         }
