@@ -20,7 +20,7 @@ use schsm_pkcs11::card::wrapped_file::WrappedKeyFile;
 use schsm_pkcs11::card::{Device, Error, Fid};
 
 use crate::args::{BackupArgs, Global, RestoreArgs};
-use crate::keys::{inventory, remove_key_files, write_module_meta, KeyEntry};
+use crate::keys::{inventory, unwrap_with_files, write_module_meta, KeyEntry};
 use crate::output::{explain, hex, Doing, Failure, Outcome};
 use crate::{domains, open_logged_in, secrets};
 
@@ -318,14 +318,9 @@ fn restore_one(
         Some(r) => r,
         None => dev.free_key_id().doing("find a free key reference")?,
     };
-    dev.unwrap_key(id, &to_send).doing("unwrap the key")?;
-    if let Err(e) = write_files(dev, p, id, shim.then_some(list)) {
-        let _ = remove_key_files(dev, id);
-        return Err(Failure::new(format!(
-            "writing the key's files failed ({}); the key was removed again",
-            explain(&e)
-        )));
-    }
+    unwrap_with_files(dev, id, &to_send, |dev| {
+        write_files(dev, p, id, shim.then_some(list))
+    })?;
     Ok(id)
 }
 

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::args::{Global, ImportArgs};
 use crate::domains;
 use crate::key_formats::{self, KeyFormat, CONVERT_HINT};
-use crate::keys::{remove_key_files, write_module_meta};
+use crate::keys::{unwrap_with_files, write_module_meta};
 use crate::output::{explain, hex, parse_hex, Doing, Failure, Outcome};
 use crate::{open_logged_in, secrets};
 
@@ -251,24 +251,16 @@ pub fn run(g: &Global, a: &ImportArgs) -> Outcome {
         _ => KeyUsage::SIGN | KeyUsage::DECRYPT,
     };
     let description = KeyDescription::opensc(kind, &label, &cka_id, usage, id, bits);
-    dev.unwrap_key(id, &encoded)
-        .doing("unwrap the key onto the device")?;
-    let written = dev
-        .write_file(Fid::prkd(id), &description.encode())
-        .and_then(|_| match &input.certificate {
-            Some(c) => dev.write_file(Fid::ee_certificate(id), c),
-            None => dev
-                .delete_file_if_exists(Fid::ee_certificate(id))
-                .map(|_| ()),
-        })
-        .and_then(|_| write_module_meta(&mut dev, id, None));
-    if let Err(e) = written {
-        let _ = remove_key_files(&mut dev, id);
-        return Err(Failure::new(format!(
-            "writing the key's files failed ({}); the key was removed again",
-            explain(&e)
-        )));
-    }
+    unwrap_with_files(&mut dev, id, &encoded, |dev| {
+        dev.write_file(Fid::prkd(id), &description.encode())?;
+        match &input.certificate {
+            Some(c) => dev.write_file(Fid::ee_certificate(id), c)?,
+            None => {
+                dev.delete_file_if_exists(Fid::ee_certificate(id))?;
+            }
+        }
+        write_module_meta(dev, id, None)
+    })?;
     println!(
         "Imported {kind:?} key of {bits} bits into key reference {id}: label {label:?}, ID {}{}",
         hex(&cka_id),

@@ -180,6 +180,38 @@ pub fn remove_key_files(dev: &mut Device, id: u8) -> schsm_pkcs11::card::Result<
     Ok(())
 }
 
+/// Puts a key blob onto the device at the free reference `id` the way the PKCS#11 module does:
+/// the key's files first (`write_files`), then UNWRAP KEY, in one card transaction, so that a
+/// cut after the card imported the key (card pulled, process killed) leaves it complete, not a
+/// key nothing describes. On any failure everything at `id` is removed again.
+pub fn unwrap_with_files(
+    dev: &mut Device,
+    id: u8,
+    blob: &[u8],
+    write_files: impl FnOnce(&mut Device) -> schsm_pkcs11::card::Result<()>,
+) -> Outcome {
+    let outcome = dev
+        .transaction(|dev| {
+            let done = write_files(dev)
+                .map_err(|e| ("write the key's files", e))
+                .and_then(|()| {
+                    dev.unwrap_key(id, blob)
+                        .map_err(|e| ("unwrap the key onto the device", e))
+                });
+            if done.is_err() {
+                let _ = remove_key_files(dev, id);
+            }
+            Ok(done)
+        })
+        .doing("reserve the card")?;
+    outcome.map_err(|(what, e)| {
+        Failure::new(format!(
+            "cannot {what}: {}; nothing was imported",
+            crate::output::explain(&e)
+        ))
+    })
+}
+
 /// The PKCS#11 module's metadata file (CBxx) of a key that came from outside the device, as
 /// its C_UnwrapKey writes it: not generated on the card (CKA_LOCAL false), the restriction from
 /// the description's algReference, exportable unless a restriction leaves out WRAP.
