@@ -87,9 +87,9 @@ pub fn require_complete(dev: &mut Device) -> Outcome<Vec<(u8, [u8; 8])>> {
     }
 }
 
-/// The DKEK state of domain `n`, or a message saying why the domain cannot be used.
+/// The DKEK state of domain `n` (one query), or a message saying why the domain cannot be used.
 pub fn dkek_of(dev: &mut Device, n: u8) -> Outcome<DkekStatus> {
-    check_exists(dev, n)?;
+    require_domains(dev, n)?;
     match dev.dkek_status_of(n) {
         Ok(DomainDkek::Dkek(st)) => Ok(st),
         Ok(DomainDkek::NoDkek) | Err(Error::InsNotSupported) if n == 0 => Err(Failure::new(
@@ -100,28 +100,26 @@ pub fn dkek_of(dev: &mut Device, n: u8) -> Outcome<DkekStatus> {
              --shares N`"
         ))),
         Ok(DomainDkek::NoSuchDomain) => Err(no_such_domain(dev, n)),
-        Err(e) => Err(Failure::new(format!(
-            "cannot query the DKEK of key domain {n}: {}",
-            explain(&e)
-        ))),
+        Err(e) => Err(query_failed(n, &e)),
     }
 }
 
-/// Domain `n` exists on this device (any domain other than 0 needs firmware 3.0 or later).
-pub fn check_exists(dev: &mut Device, n: u8) -> Outcome {
-    if n == 0 {
+/// Domains other than 0 need firmware 3.0 or later.
+fn require_domains(dev: &Device, n: u8) -> Outcome {
+    if n == 0 || dev.profile().key_domains {
         return Ok(());
     }
-    if !dev.profile().key_domains {
-        return Err(Failure::new(format!(
-            "firmware {} has no key domains (they came with 3.0); use domain 0",
-            dev.profile().version
-        )));
-    }
-    match dev.dkek_status_of(n) {
-        Ok(DomainDkek::NoSuchDomain) => Err(no_such_domain(dev, n)),
-        _ => Ok(()),
-    }
+    Err(Failure::new(format!(
+        "firmware {} has no key domains (they came with 3.0); use domain 0",
+        dev.profile().version
+    )))
+}
+
+fn query_failed(n: u8, e: &Error) -> Failure {
+    Failure::new(format!(
+        "cannot query the DKEK of key domain {n}: {}",
+        explain(e)
+    ))
 }
 
 fn no_such_domain(dev: &mut Device, n: u8) -> Failure {
@@ -141,14 +139,19 @@ pub fn create(g: &Global, a: &DomainCreateArgs) -> Outcome {
              (init --dkek-shares N)",
         ));
     }
-    check_exists(&mut dev, a.domain)?;
-    if let Ok(DomainDkek::Dkek(st)) = dev.dkek_status_of(a.domain) {
-        return Err(Failure::new(format!(
-            "key domain {} is already set up ({}); delete it first (dkek domain delete {})",
-            a.domain,
-            describe_dkek(&st),
-            a.domain
-        )));
+    require_domains(&dev, a.domain)?;
+    match dev.dkek_status_of(a.domain) {
+        Ok(DomainDkek::NoDkek) => {}
+        Ok(DomainDkek::Dkek(st)) => {
+            return Err(Failure::new(format!(
+                "key domain {} is already set up ({}); delete it first (dkek domain delete {})",
+                a.domain,
+                describe_dkek(&st),
+                a.domain
+            )))
+        }
+        Ok(DomainDkek::NoSuchDomain) => return Err(no_such_domain(&mut dev, a.domain)),
+        Err(e) => return Err(query_failed(a.domain, &e)),
     }
     let st = dev
         .create_key_domain(a.domain, a.shares)
