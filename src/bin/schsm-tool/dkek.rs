@@ -277,11 +277,12 @@ pub fn check(g: &Global, a: &DkekFilesArgs) -> Outcome {
             None => "the DKEK of any key domain".to_string(),
         },
         hex(&kcv),
-        complete
-            .iter()
-            .map(|(d, st)| format!("domain {d} {}", hex(&st.kcv)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        domains::describe_kcvs(
+            &complete
+                .iter()
+                .map(|(d, st)| (*d, st.kcv))
+                .collect::<Vec<_>>()
+        )
     )))
 }
 
