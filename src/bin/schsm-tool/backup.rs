@@ -40,11 +40,7 @@ fn manifest_line(k: &KeyEntry) -> String {
         "{}\t{}\t{}\t{}\t{}\t{}",
         file_name(k.key_ref),
         k.key_ref,
-        clean(
-            k.description
-                .as_ref()
-                .map_or("", |d| d.common.label.as_str())
-        ),
+        clean(k.stored_label()),
         hex(&k.cka_id()),
         k.kind(),
         k.bits().unwrap_or(0)

@@ -51,7 +51,14 @@ impl KeyEntry {
     pub fn label(&self) -> &str {
         self.description
             .as_ref()
-            .map_or("(no description)", |d| d.common.label.as_str())
+            .map_or("(no description)", |_| self.stored_label())
+    }
+
+    /// The description's label as stored ("" without description), for files.
+    pub fn stored_label(&self) -> &str {
+        self.description
+            .as_ref()
+            .map_or("", |d| d.common.label.as_str())
     }
 
     pub fn cka_id(&self) -> Vec<u8> {
