@@ -232,13 +232,7 @@ pub fn restore(g: &Global, a: &RestoreArgs) -> Outcome {
     let mut dev = open_logged_in(g)?;
     let complete = domains::require_complete(&mut dev)?;
     if let Some(d) = &dkek {
-        if !complete.iter().any(|(_, k)| *k == d.kcv()) {
-            return Err(Failure::new(format!(
-                "the share files make DKEK KCV {}; the device has {}",
-                hex(&d.kcv()),
-                domains::describe_kcvs(&complete)
-            )));
-        }
+        domains::require_share_kcv(&complete, &d.kcv())?;
     }
     let parsed = files
         .iter()

@@ -58,6 +58,19 @@ pub fn describe_kcvs(complete: &[(u8, [u8; 8])]) -> String {
         .join(", ")
 }
 
+/// The share files' DKEK (KCV `kcv`) must be that of a complete domain: the card unwraps a blob
+/// into the domain whose DKEK has the blob's KCV.
+pub fn require_share_kcv(complete: &[(u8, [u8; 8])], kcv: &[u8; 8]) -> Outcome {
+    if complete.iter().any(|(_, k)| k == kcv) {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "the share files make DKEK KCV {}; the device has {}",
+        hex(kcv),
+        describe_kcvs(complete)
+    )))
+}
+
 /// The complete domains, or why the device can wrap or unwrap nothing.
 pub fn require_complete(dev: &mut Device) -> Outcome<Vec<(u8, [u8; 8])>> {
     let domains = all(dev)?;

@@ -224,13 +224,7 @@ pub fn run(g: &Global, a: &ImportArgs) -> Outcome {
     let mut dev = open_logged_in(g)?;
     // The card unwraps the blob into the key domain whose DKEK has the blob's KCV.
     let complete = domains::require_complete(&mut dev)?;
-    if !complete.iter().any(|(_, k)| *k == dkek.kcv()) {
-        return Err(Failure::new(format!(
-            "the share files make DKEK KCV {}; the device has {}",
-            hex(&dkek.kcv()),
-            domains::describe_kcvs(&complete)
-        )));
-    }
+    domains::require_share_kcv(&complete, &dkek.kcv())?;
     check_supported(&dev, &key, bits)?;
     let id = match a.key_ref {
         Some(r) if r == 0 || dev.key_ids().doing("list the keys")?.contains(&r) => {
